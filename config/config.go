@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"reflect"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
