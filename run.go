@@ -185,3 +185,7 @@ type RunCursor struct {
 	StartedAt time.Time
 	RunID     string
 }
+
+// Units is the cost in the compute units the daily budget is kept in: one
+// unit is one GPU hour or one CPU hour.
+func (c Cost) Units() float64 { return c.GPUHours + c.CPUHours }

@@ -74,9 +74,10 @@ func Default() Config {
 }
 
 // Load reads the file at path (none when path is empty) over the
-// defaults, applies environment overrides from getenv and validates the
-// result. Every problem is reported, each naming its field.
-func Load(path string, getenv func(string) string) (Config, error) {
+// defaults, applies environment overrides from getenv, then the overrides
+// (command-line flags), and validates the result. Every problem is
+// reported, each naming its field.
+func Load(path string, getenv func(string) string, overrides ...func(*Config)) (Config, error) {
 	cfg := Default()
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -89,6 +90,9 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	}
 	if err := cfg.applyEnv(getenv); err != nil {
 		return Config{}, err
+	}
+	for _, o := range overrides {
+		o(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		if path != "" {
