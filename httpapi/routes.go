@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/flywheel-ml/flywheel"
+)
+
+// newRouter lists every route of the API. openapi.json must list the
+// same ones (TestOpenAPIMatchesRoutes).
+func newRouter(s *server) *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(logRequests(s.logger), recoverPanics(s.logger))
+	r.NotFound(handleNotFound())
+	r.MethodNotAllowed(handleMethodNotAllowed(r))
+
+	// Probes and the API description are open: orchestrators and tools
+	// fetch them without credentials.
+	r.Get("/healthz", handleHealthz())
+	r.Get("/readyz", handleReadyz(s.store))
+	r.Get("/api/v1/openapi.json", handleOpenAPI())
+
+	report := r.With(s.auth.require(RoleReport))
+	report.Post("/api/v1/runs", handlePostRuns(s.store, s.maxBody))
+	report.Post("/api/v1/live", handlePostLive(s.store, s.maxBody))
+	report.Post("/api/v1/deployments", handlePostDeployments(s.store, s.maxBody))
+
+	read := r.With(s.auth.require(RoleRead))
+	read.Get("/api/v1/status", handleGetStatus(s.store, s.version, s.startedAt))
+	read.Get("/api/v1/runs", handleGetRuns(s.store))
+	read.Get("/api/v1/runs/{run_id}", handleGetRun(s.store))
+	read.Get("/api/v1/models", handleGetModels(s.store))
+	read.Get("/api/v1/models/{target}/{model_family}", handleGetModel(s.store))
+	read.Get("/api/v1/models/{target}/{model_family}/live", handleGetLiveSummary(s.store))
+	read.Get("/api/v1/models/{target}/{model_family}/observations", handleGetObservations(s.store))
+	read.Get("/api/v1/deployments", handleGetDeployments(s.store))
+	return r
+}
+
+func handleNotFound() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, flywheel.Errorf(flywheel.ENotFound, "no route for %s %s", r.Method, truncate(r.URL.Path, 200)))
+	}
+}
+
+// handleMethodNotAllowed answers 405 with the Allow header, which chi
+// sets only for its own default handler.
+func handleMethodNotAllowed(mux *chi.Mux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, r, &flywheel.Error{Code: errMethodNotAllowed,
+			Message: r.Method + " is not allowed here; use " + strings.Join(allowed, " or ")})
+	}
+}

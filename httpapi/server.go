@@ -1,0 +1,82 @@
+// Package httpapi is flywheel's JSON API over HTTP: the server the daemon
+// runs (NewServer) and the Client the command-line tool and the training
+// pipeline use to talk to it.
+//
+// Every write is a batch that is decoded and validated whole before the
+// store sees it, so a bad record rejects the batch and nothing is stored.
+// Every error, whatever its cause, is a JSON object naming the code, and
+// where it applies the field and the index of the offending record.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/flywheel-ml/flywheel"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes
+// is zero: room for about 300,000 live observations in one batch.
+const DefaultMaxBodyBytes int64 = 64 << 20
+
+// Config is what the server needs.
+type Config struct {
+	// Store is the learning database; required.
+	Store flywheel.Store
+	// Logger receives one line per request and the details of internal
+	// errors; nil discards them.
+	Logger *slog.Logger
+	// Tokens guard the API. With none, every request is allowed: the
+	// caller must then listen on loopback only.
+	Tokens []Token
+	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Version is reported by GET /api/v1/status.
+	Version string
+	// Now is the clock; nil means the system clock.
+	Now func() time.Time
+}
+
+// server holds what the handlers share; the handlers themselves receive
+// only the parts they use.
+type server struct {
+	store     flywheel.Store
+	logger    *slog.Logger
+	auth      *authenticator
+	maxBody   int64
+	version   string
+	startedAt time.Time
+}
+
+// NewServer returns the API as an http.Handler. It panics when cfg.Store
+// is nil, which is a programming error rather than a runtime condition.
+func NewServer(cfg Config) http.Handler {
+	return newRouter(newServer(cfg))
+}
+
+func newServer(cfg Config) *server {
+	if cfg.Store == nil {
+		panic("httpapi: Config.Store is nil")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = flywheel.SystemClock.Now
+	}
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	return &server{
+		store:     cfg.Store,
+		logger:    logger,
+		auth:      newAuthenticator(cfg.Tokens, logger),
+		maxBody:   maxBody,
+		version:   cfg.Version,
+		startedAt: now().UTC(),
+	}
+}
