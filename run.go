@@ -187,5 +187,11 @@ type RunCursor struct {
 }
 
 // Units is the cost in the compute units the daily budget is kept in: one
-// unit is one GPU hour or one CPU hour.
-func (c Cost) Units() float64 { return c.GPUHours + c.CPUHours }
+// unit is one GPU hour or one CPU hour. A pipeline that reports only wall
+// time is charged one unit per wall hour, so that no run looks free.
+func (c Cost) Units() float64 {
+	if u := c.GPUHours + c.CPUHours; u > 0 {
+		return u
+	}
+	return c.WallSeconds / 3600
+}
