@@ -1,0 +1,75 @@
+package cils
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/flywheel-ml/flywheel"
+)
+
+func TestEstimates(t *testing.T) {
+	t.Parallel()
+	var h history
+	a, b, c, d, other := key("fwd_a", "ridge"), key("fwd_b", "ridge"), key("fwd_c", "ridge"), key("fwd_d", "ridge"), key("barrier_a", "ridge")
+	// a: changes +0.02 -0.01 +0.02; costs 1, 2, 3, 6 units.
+	for i, s := range []float64{0.10, 0.12, 0.11, 0.13} {
+		h.add(a, s, nil).Cost = flywheel.Cost{GPUHours: []float64{1, 2, 3, 6}[i], WallSeconds: 600}
+	}
+	// b: one change, -0.01; its second run reports no wall time, so its
+	// duration comes from the timestamps (10 minutes).
+	h.series(b, 0.20)
+	r := h.add(b, 0.19, nil)
+	r.Cost.WallSeconds = 0
+	end := r.StartedAt.Add(10 * time.Minute)
+	r.FinishedAt = &end
+	// c: one scored run and one failed run, which counts nowhere.
+	h.series(c, 0.05)
+	r = h.add(c, 0.5, nil)
+	r.Status, r.Metrics, r.Cost = flywheel.RunFailed, nil, flywheel.Cost{GPUHours: 100}
+	// d: only a failed run, so cost and duration come from the kind.
+	r = h.add(d, 0, nil)
+	r.Status, r.Metrics = flywheel.RunFailed, nil
+	// Another kind's changes must not leak into fwd's mean.
+	h.series(other, 0.1, 0.5, 0.9)
+
+	in := learn(t, h.runs, nil)
+	kindMean := (0.02 - 0.01 + 0.02 - 0.01) / 4
+	kindCost := (1 + 2 + 3 + 6 + 1.5 + 1.5 + 1.5) / 7.0
+	kindDur := (4*600 + 1800 + 600 + 1800) / 7.0
+	tests := []struct {
+		key      flywheel.ModelKey
+		improve  float64
+		nImprove int
+		cost     float64
+		nCost    int
+		dur      float64
+		nDur     int
+	}{
+		{a, (0.03 + 5*kindMean) / (3 + 5), 3, 3, 4, 600, 4},
+		{b, (-0.01 + 5*kindMean) / (1 + 5), 1, 1.5, 2, (1800 + 600) / 2.0, 2},
+		{c, kindMean, 0, 1.5, 1, 1800, 1},
+		{d, kindMean, 0, kindCost, 0, kindDur, 0},
+	}
+	for _, tt := range tests {
+		e, ok := in.EstimateFor(tt.key)
+		if !ok {
+			t.Errorf("%s: no estimate", tt.key)
+			continue
+		}
+		near := func(x, y float64) bool { return math.Abs(x-y) < 1e-12 }
+		if !near(e.ExpectedImprovement, tt.improve) || e.ImprovementRuns != tt.nImprove || !near(e.KindImprovement, kindMean) || e.KindImprovementRuns != 4 {
+			t.Errorf("%s: improvement %.6f on %d runs (kind %.6f on %d), want %.6f on %d (kind %.6f on 4)",
+				tt.key, e.ExpectedImprovement, e.ImprovementRuns, e.KindImprovement, e.KindImprovementRuns, tt.improve, tt.nImprove, kindMean)
+		}
+		if !near(e.ExpectedCost, tt.cost) || e.CostRuns != tt.nCost {
+			t.Errorf("%s: cost %.4f on %d runs, want %.4f on %d", tt.key, e.ExpectedCost, e.CostRuns, tt.cost, tt.nCost)
+		}
+		if !near(e.ExpectedDurationSeconds, tt.dur) || e.DurationRuns != tt.nDur {
+			t.Errorf("%s: duration %.1f s on %d runs, want %.1f on %d", tt.key, e.ExpectedDurationSeconds, e.DurationRuns, tt.dur, tt.nDur)
+		}
+	}
+	if len(in.Estimates) != 5 {
+		t.Errorf("%d estimates, want one per model (5)", len(in.Estimates))
+	}
+}
