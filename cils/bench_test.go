@@ -2,7 +2,9 @@ package cils
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"testing"
+	"time"
 
 	"github.com/flywheel-ml/flywheel"
 )
@@ -17,6 +19,8 @@ func benchmarkLearn(b *testing.B, models int) {
 	snap := Snapshot{Runs: runs, Now: t0.AddDate(1, 0, 0), Previous: prev}
 	// Collect the setup's garbage now, or the first timed pass pays for it.
 	runtime.GC()
+	base := liveHeap()
+	stop := samplePeakHeap()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -24,7 +28,42 @@ func benchmarkLearn(b *testing.B, models int) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	peak := stop()
 	b.ReportMetric(float64(len(runs))*float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+	// The peak of the live heap above what the snapshot itself holds: the
+	// memory one pass needs on top of its input.
+	b.ReportMetric(float64(peak-base)/(1<<20), "pass-peak-MB")
+	b.ReportMetric(float64(base)/(1<<20), "input-MB")
+}
+
+// liveHeap returns the bytes of live heap objects.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// samplePeakHeap samples the heap every millisecond until the returned
+// function is called, which returns the largest value seen.
+func samplePeakHeap() func() uint64 {
+	done := make(chan struct{})
+	result := make(chan uint64)
+	go func() {
+		peak := liveHeap()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				result <- max(peak, liveHeap())
+				return
+			case <-tick.C:
+				peak = max(peak, liveHeap())
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-result }
 }
 
 func BenchmarkLearn1k(b *testing.B) { benchmarkLearn(b, 1_000) }

@@ -11,12 +11,14 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/cils"
 )
 
 // Default values.
@@ -24,7 +26,9 @@ const (
 	DefaultListen       = "127.0.0.1:8080"
 	DefaultDB           = "flywheel.db"
 	DefaultMaxBodyBytes = 64 << 20
-	minSecretLen        = 16
+	// DefaultLearnInterval is how often the learners run unprompted.
+	DefaultLearnInterval = 5 * time.Minute
+	minSecretLen         = 16
 )
 
 // Config is the daemon's configuration.
@@ -37,6 +41,17 @@ type Config struct {
 	API APIConfig `yaml:"api"`
 	// Tokens guard the API. With none, the daemon only listens on loopback.
 	Tokens []Token `yaml:"tokens"`
+	// Learners configures the learners the daemon runs.
+	Learners LearnersConfig `yaml:"learners"`
+}
+
+// LearnersConfig configures when the learners run and their thresholds.
+type LearnersConfig struct {
+	// Interval is how often the learners look for new data when nothing
+	// woke them; records arriving wake them at once.
+	Interval time.Duration `yaml:"interval"`
+	// CILS holds the training-side learner's thresholds (see package cils).
+	CILS cils.Config `yaml:"cils"`
 }
 
 // LogConfig sets the structured log's level and format.
@@ -70,6 +85,10 @@ func Default() Config {
 		DB:     DefaultDB,
 		Log:    LogConfig{Level: "info", Format: "text"},
 		API:    APIConfig{MaxBodyBytes: DefaultMaxBodyBytes},
+		Learners: LearnersConfig{
+			Interval: DefaultLearnInterval,
+			CILS:     cils.DefaultConfig(),
+		},
 	}
 }
 
@@ -217,6 +236,12 @@ func (c *Config) Validate() error {
 	if c.API.MaxBodyBytes < 1<<10 || c.API.MaxBodyBytes > 1<<30 {
 		add("api.max_body_bytes", "%d is outside [1024, 1073741824]", c.API.MaxBodyBytes)
 	}
+	if c.Learners.Interval < time.Second {
+		add("learners.interval", "%s is under one second", c.Learners.Interval)
+	}
+	if err := c.Learners.CILS.Validate(); err != nil {
+		errs = append(errs, prefixField("learners.cils", err))
+	}
 	names := map[string]bool{}
 	secrets := map[string]string{}
 	for i, t := range c.Tokens {
@@ -282,4 +307,13 @@ func kindName(t reflect.Type) string {
 	default:
 		return "a mapping"
 	}
+}
+
+// prefixField nests a learner's field error under its section.
+func prefixField(prefix string, err error) error {
+	var fe *flywheel.Error
+	if errors.As(err, &fe) && fe.Field != "" {
+		return fmt.Errorf("%s.%s: %s", prefix, fe.Field, fe.Message)
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }

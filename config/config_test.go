@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/flywheel-ml/flywheel/cils"
 )
 
 func testEnv(vars map[string]string) func(string) string {
@@ -35,6 +38,12 @@ func TestFullFile(t *testing.T) {
 	}
 	if cfg.Listen != "0.0.0.0:9090" || cfg.Log.Format != "json" || cfg.API.MaxBodyBytes != 1<<20 {
 		t.Errorf("fields not read: %+v", cfg)
+	}
+	if cfg.Learners.Interval != time.Minute || cfg.Learners.CILS.DropThreshold != 0.15 || cfg.Learners.CILS.BaselineRuns != 7 {
+		t.Errorf("learners not read: %+v", cfg.Learners)
+	}
+	if want := cils.DefaultConfig().PageHinkleyWindow; cfg.Learners.CILS.PageHinkleyWindow != want {
+		t.Errorf("a field the file does not set lost its default: page_hinkley_window = %d, want %d", cfg.Learners.CILS.PageHinkleyWindow, want)
 	}
 	if got := cfg.Tokens[1].Secret; got != "ops-secret-0123456789abc" {
 		t.Errorf("secret_env not resolved: got %q", got)

@@ -335,3 +335,16 @@ func responseError(method, u string, resp *http.Response) error {
 	}
 	return &flywheel.Error{Code: codeOfStatus(resp.StatusCode), Message: msg}
 }
+
+// Insight returns version v of a learner's insights ("cils" or "arpo"),
+// or the latest when v is 0; the error has code ENotFound when there is
+// none yet.
+func (c *Client) Insight(ctx context.Context, kind string, v int64) (flywheel.Insight, error) {
+	q := url.Values{}
+	if v > 0 {
+		q.Set("version", strconv.FormatInt(v, 10))
+	}
+	var in flywheel.Insight
+	err := c.get(ctx, "/api/v1/insights/"+url.PathEscape(kind), q, &in)
+	return in, err
+}

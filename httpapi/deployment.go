@@ -12,8 +12,8 @@ type deploymentList struct {
 }
 
 // handlePostDeployments stores deployments: one object or an array.
-func handlePostDeployments(store flywheel.DeploymentStore, maxBody int64) http.HandlerFunc {
-	return handleIngest(maxBody, false, (*wireDeployment).deployment, store.PutDeployments)
+func handlePostDeployments(store flywheel.DeploymentStore, maxBody int64, notify func(flywheel.IngestResult)) http.HandlerFunc {
+	return handleIngest(maxBody, false, (*wireDeployment).deployment, store.PutDeployments, notify)
 }
 
 // handleGetDeployments lists deployments newest first.

@@ -15,8 +15,8 @@ type observationList struct {
 }
 
 // handlePostLive stores live observations: a JSON array or NDJSON.
-func handlePostLive(store flywheel.LiveStore, maxBody int64) http.HandlerFunc {
-	return handleIngest(maxBody, true, (*wireObservation).observation, store.PutObservations)
+func handlePostLive(store flywheel.LiveStore, maxBody int64, notify func(flywheel.IngestResult)) http.HandlerFunc {
+	return handleIngest(maxBody, true, (*wireObservation).observation, store.PutObservations, notify)
 }
 
 // handleGetObservations lists one model's observations oldest first.

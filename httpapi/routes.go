@@ -24,9 +24,9 @@ func newRouter(s *server) *chi.Mux {
 	r.Get("/api/v1/openapi.json", handleOpenAPI())
 
 	report := r.With(s.auth.require(RoleReport))
-	report.Post("/api/v1/runs", handlePostRuns(s.store, s.maxBody))
-	report.Post("/api/v1/live", handlePostLive(s.store, s.maxBody))
-	report.Post("/api/v1/deployments", handlePostDeployments(s.store, s.maxBody))
+	report.Post("/api/v1/runs", handlePostRuns(s.store, s.maxBody, s.notifier("runs")))
+	report.Post("/api/v1/live", handlePostLive(s.store, s.maxBody, s.notifier("live")))
+	report.Post("/api/v1/deployments", handlePostDeployments(s.store, s.maxBody, s.notifier("deployments")))
 
 	read := r.With(s.auth.require(RoleRead))
 	read.Get("/api/v1/status", handleGetStatus(s.store, s.version, s.startedAt))
@@ -37,6 +37,7 @@ func newRouter(s *server) *chi.Mux {
 	read.Get("/api/v1/models/{target}/{model_family}/live", handleGetLiveSummary(s.store))
 	read.Get("/api/v1/models/{target}/{model_family}/observations", handleGetObservations(s.store))
 	read.Get("/api/v1/deployments", handleGetDeployments(s.store))
+	read.Get("/api/v1/insights/{kind}", handleGetInsight(s.store))
 	return r
 }
 

@@ -18,7 +18,7 @@ type runList struct {
 // whole body, then hand the batch to the store, which stores all of it or
 // none.
 func handleIngest[W, T any](maxBody int64, ndjsonOK bool, convert func(*W) (T, error),
-	put func(context.Context, []T) (flywheel.IngestResult, error)) http.HandlerFunc {
+	put func(context.Context, []T) (flywheel.IngestResult, error), notify func(flywheel.IngestResult)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		recs, err := decodeBatch(w, r, maxBody, ndjsonOK, convert)
 		if err != nil {
@@ -30,13 +30,14 @@ func handleIngest[W, T any](maxBody int64, ndjsonOK bool, convert func(*W) (T, e
 			writeError(w, r, err)
 			return
 		}
+		notify(res)
 		encode(w, r, http.StatusOK, res)
 	}
 }
 
 // handlePostRuns stores training runs: one object or an array.
-func handlePostRuns(store flywheel.RunStore, maxBody int64) http.HandlerFunc {
-	return handleIngest(maxBody, false, (*wireRun).run, store.PutRuns)
+func handlePostRuns(store flywheel.RunStore, maxBody int64, notify func(flywheel.IngestResult)) http.HandlerFunc {
+	return handleIngest(maxBody, false, (*wireRun).run, store.PutRuns, notify)
 }
 
 // handleGetRuns lists runs newest first, a page at a time.

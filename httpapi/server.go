@@ -36,6 +36,11 @@ type Config struct {
 	Version string
 	// Now is the clock; nil means the system clock.
 	Now func() time.Time
+	// OnIngest, when set, is called after a batch is committed that
+	// changed something (accepted or updated records), with the kind of
+	// record: "runs", "live" or "deployments". The daemon uses it to wake
+	// its learners; it must not block.
+	OnIngest func(kind string, res flywheel.IngestResult)
 }
 
 // server holds what the handlers share; the handlers themselves receive
@@ -47,6 +52,7 @@ type server struct {
 	maxBody   int64
 	version   string
 	startedAt time.Time
+	onIngest  func(kind string, res flywheel.IngestResult)
 }
 
 // NewServer returns the API as an http.Handler. It panics when cfg.Store
@@ -78,5 +84,15 @@ func newServer(cfg Config) *server {
 		maxBody:   maxBody,
 		version:   cfg.Version,
 		startedAt: now().UTC(),
+		onIngest:  cfg.OnIngest,
+	}
+}
+
+// notifier returns what a batch handler of kind calls after a commit.
+func (s *server) notifier(kind string) func(flywheel.IngestResult) {
+	return func(res flywheel.IngestResult) {
+		if s.onIngest != nil && res.Accepted+res.Updated > 0 {
+			s.onIngest(kind, res)
+		}
 	}
 }

@@ -47,7 +47,7 @@ reads the daemon's peak RSS and times the live summary of single models.`,
 	ingest.Flags().IntVar(&o.models, "models", 1_000, "models the observations spread over")
 	ingest.Flags().IntVar(&o.queries, "queries", 200, "live summary queries to time")
 	ingest.Flags().StringVar(&o.dir, "dir", "", "directory for the databases (default: a temporary one, removed after)")
-	cmd.AddCommand(ingest)
+	cmd.AddCommand(ingest, newBenchCILSCmd(e))
 	return cmd
 }
 

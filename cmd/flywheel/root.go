@@ -78,6 +78,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newConfigCmd(e),
 		newBenchCmd(e),
 		newDemoCmd(e),
+		newInsightsCmd(e),
 	)
 	return root
 }

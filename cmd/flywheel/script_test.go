@@ -38,12 +38,17 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// cmdWaitReady waits until the daemon at $ADDR answers /readyz.
+// cmdWaitReady waits until the daemon at $ADDR answers 200 on PATH
+// (default /readyz).
 func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: waitready")
+	if neg || len(args) > 1 {
+		ts.Fatalf("usage: waitready [PATH]")
 	}
-	url := "http://" + ts.Getenv("ADDR") + "/readyz"
+	path := "/readyz"
+	if len(args) == 1 {
+		path = args[0]
+	}
+	url := "http://" + ts.Getenv("ADDR") + path
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url)
@@ -55,5 +60,5 @@ func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ts.Fatalf("daemon at %s not ready after 30s", url)
+	ts.Fatalf("no 200 from %s within 30s", url)
 }

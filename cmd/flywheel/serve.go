@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flywheel-ml/flywheel/config"
+	"github.com/flywheel-ml/flywheel/engine"
 	"github.com/flywheel-ml/flywheel/httpapi"
 	"github.com/flywheel-ml/flywheel/sqlite"
 )
@@ -66,6 +67,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			logger.Error("close learning database", "err", err)
 		}
 	}()
+	eng, err := engine.New(engine.Config{
+		Store:    store,
+		Logger:   logger,
+		CILS:     cfg.Learners.CILS,
+		Interval: cfg.Learners.Interval,
+	})
+	if err != nil {
+		return err
+	}
 	tokens := make([]httpapi.Token, len(cfg.Tokens))
 	for i, t := range cfg.Tokens {
 		tokens[i] = httpapi.Token{Name: t.Name, Secret: t.Secret, Role: httpapi.Role(t.Role)}
@@ -76,6 +86,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Tokens:       tokens,
 		MaxBodyBytes: cfg.API.MaxBodyBytes,
 		Version:      versionString(),
+		OnIngest:     eng.Notify,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -92,6 +103,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(engineCtx) }()
+	defer func() {
+		stopEngine()
+		<-engineDone
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if onListen != nil {

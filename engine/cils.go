@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/cils"
+)
+
+// runPage is how many runs a snapshot reads per query.
+const runPage = 10_000
+
+// LearnCILS makes one CILS pass over every run stored, compares with the
+// latest stored version and stores the result as a new version.
+func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
+	start := time.Now()
+	runs, err := loadRuns(ctx, e.store)
+	if err != nil {
+		return flywheel.Insight{}, err
+	}
+	prev, prevVersion, err := e.latestCILS(ctx)
+	if err != nil {
+		return flywheel.Insight{}, err
+	}
+	now := e.clock.Now().UTC()
+	in, err := cils.Learn(e.cils, cils.Snapshot{Runs: runs, Now: now, Previous: prev})
+	if err != nil {
+		return flywheel.Insight{}, fmt.Errorf("cils: %w", err)
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return flywheel.Insight{}, fmt.Errorf("encode cils insights: %w", err)
+	}
+	stored, err := e.store.PutInsight(ctx, flywheel.Insight{Kind: flywheel.InsightCILS, CreatedAt: now, Body: body})
+	if err != nil {
+		return flywheel.Insight{}, fmt.Errorf("store cils insights: %w", err)
+	}
+	e.logger.Info("cils insights", "version", stored.Version, "previous", prevVersion, "runs", in.Runs,
+		"degrading", len(in.DegradingTargets), "needing_retrain", len(in.TargetsNeedingRetrain),
+		"new_patterns", len(in.NewPatterns), "took", time.Since(start).Round(time.Millisecond))
+	return stored, nil
+}
+
+// latestCILS returns the latest stored CILS insights and their version,
+// or nil and 0 when there are none.
+func (e *Engine) latestCILS(ctx context.Context) (*cils.Insights, int64, error) {
+	stored, err := e.store.Insight(ctx, flywheel.InsightCILS, 0)
+	if flywheel.Code(err) == flywheel.ENotFound {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read cils insights: %w", err)
+	}
+	var in cils.Insights
+	if err := json.Unmarshal(stored.Body, &in); err != nil {
+		// An unreadable old version (an older layout) must not stop the
+		// loop: learn as if there were none, and say so.
+		return nil, stored.Version, nil
+	}
+	return &in, stored.Version, nil
+}
+
+// loadRuns reads every stored run, a page at a time.
+func loadRuns(ctx context.Context, store flywheel.RunStore) ([]flywheel.Run, error) {
+	var all []flywheel.Run
+	f := flywheel.RunFilter{Limit: runPage}
+	for {
+		page, err := store.Runs(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("load runs: %w", err)
+		}
+		all = append(all, page...)
+		if len(page) < runPage {
+			return all, nil
+		}
+		last := page[len(page)-1]
+		f.Before = &flywheel.RunCursor{StartedAt: last.StartedAt, RunID: last.RunID}
+	}
+}

@@ -1,0 +1,163 @@
+// Package engine runs the learners inside the daemon. It recomputes the
+// insights when records arrive (debounced, so that a burst of batches
+// costs one pass) and on an interval, and stores every version. The
+// learners themselves are pure packages; the engine does their I/O:
+// it loads a snapshot from the store, calls them, and stores the result.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/cils"
+)
+
+// Defaults for Config.
+const (
+	DefaultInterval = 5 * time.Minute
+	DefaultDebounce = 250 * time.Millisecond
+)
+
+// Config is what an Engine needs.
+type Config struct {
+	Store  flywheel.Store
+	Logger *slog.Logger
+	// Clock stamps the insights; nil means the system clock.
+	Clock flywheel.Clock
+	// CILS configures the training-side learner.
+	CILS cils.Config
+	// Interval is how often a pass runs without being woken; 0 means
+	// DefaultInterval.
+	Interval time.Duration
+	// Debounce is how long a pass waits after a wake-up for more records;
+	// 0 means DefaultDebounce.
+	Debounce time.Duration
+}
+
+// Engine recomputes insights. Its methods are safe for concurrent use.
+type Engine struct {
+	store    flywheel.Store
+	logger   *slog.Logger
+	clock    flywheel.Clock
+	cils     cils.Config
+	interval time.Duration
+	debounce time.Duration
+
+	wake chan struct{}
+	mu   sync.Mutex // serialises passes
+	// runsDirty says that runs arrived since the last CILS pass.
+	runsDirty bool
+}
+
+// New returns an Engine; it fails when a learner's configuration is invalid.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("engine: no store")
+	}
+	if err := cfg.CILS.Validate(); err != nil {
+		return nil, fmt.Errorf("cils: %w", err)
+	}
+	e := &Engine{
+		store:    cfg.Store,
+		logger:   cfg.Logger,
+		clock:    cfg.Clock,
+		cils:     cfg.CILS,
+		interval: cfg.Interval,
+		debounce: cfg.Debounce,
+		wake:     make(chan struct{}, 1),
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if e.clock == nil {
+		e.clock = flywheel.SystemClock
+	}
+	if e.interval <= 0 {
+		e.interval = DefaultInterval
+	}
+	if e.debounce <= 0 {
+		e.debounce = DefaultDebounce
+	}
+	return e, nil
+}
+
+// Notify tells the engine that records of kind ("runs", "live",
+// "deployments") were stored. It never blocks: wake-ups coalesce.
+func (e *Engine) Notify(kind string, _ flywheel.IngestResult) {
+	if kind == "runs" {
+		e.mu.Lock()
+		e.runsDirty = true
+		e.mu.Unlock()
+	}
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run makes passes until ctx is done: one at start when the stored
+// insights are behind the store, one after each wake-up, and one every
+// interval when something changed. A failed pass is logged and retried at
+// the next occasion; it does not stop the engine.
+func (e *Engine) Run(ctx context.Context) error {
+	e.catchUp(ctx)
+	tick := time.NewTicker(e.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+			select {
+			case <-time.After(e.debounce):
+			case <-ctx.Done():
+				return nil
+			}
+		case <-tick.C:
+		}
+		e.pass(ctx)
+	}
+}
+
+// catchUp marks the learners dirty when the stored insights do not cover
+// what the store holds: runs reported while the daemon was down, or a
+// pass that a crash interrupted.
+func (e *Engine) catchUp(ctx context.Context) {
+	counts, err := e.store.Counts(ctx)
+	if err != nil {
+		e.logger.Error("engine: count records", "err", err)
+		return
+	}
+	prev, _, err := e.latestCILS(ctx)
+	if err != nil {
+		e.logger.Error("engine: read cils insights", "err", err)
+		return
+	}
+	if counts.Runs > 0 && (prev == nil || int64(prev.Runs) != counts.Runs) {
+		e.mu.Lock()
+		e.runsDirty = true
+		e.mu.Unlock()
+		e.pass(ctx)
+	}
+}
+
+func (e *Engine) pass(ctx context.Context) {
+	e.mu.Lock()
+	dirty := e.runsDirty
+	e.runsDirty = false
+	e.mu.Unlock()
+	if !dirty {
+		return
+	}
+	if _, err := e.LearnCILS(ctx); err != nil {
+		e.logger.Error("engine: cils pass failed; retrying at the next occasion", "err", err)
+		e.mu.Lock()
+		e.runsDirty = true
+		e.mu.Unlock()
+	}
+}
