@@ -136,3 +136,32 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEExample keeps the README's configuration example valid.
+func TestREADMEExample(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README's Configuration section has no yaml example")
+	}
+	path := filepath.Join(t.TempDir(), "flywheel.yaml")
+	if err := os.WriteFile(path, []byte(example), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(map[string]string{
+		"FLYWHEEL_PIPELINE_TOKEN":  "pipeline-token-0123456789",
+		"FLYWHEEL_DASHBOARD_TOKEN": "dashboard-token-0123456789",
+	})
+	if _, err := Load(path, env); err != nil {
+		t.Errorf("the README's example does not load: %v", err)
+	}
+}
