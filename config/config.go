@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/cils"
 )
 
@@ -52,6 +53,21 @@ type LearnersConfig struct {
 	Interval time.Duration `yaml:"interval"`
 	// CILS holds the training-side learner's thresholds (see package cils).
 	CILS cils.Config `yaml:"cils"`
+	// ARPO holds the portfolio-side learner's thresholds (see package arpo).
+	ARPO arpo.Config `yaml:"arpo"`
+	// Market names the market index whose daily returns feed ARPO's regime
+	// model: a wide price CSV and its column. Without it ARPO uses the
+	// regime labels on the live observations.
+	Market MarketConfig `yaml:"market"`
+}
+
+// MarketConfig locates the market index's prices.
+type MarketConfig struct {
+	// Prices is a wide price CSV (a date column, one column per asset),
+	// read afresh on every ARPO pass so that a daily update is seen.
+	Prices string `yaml:"prices"`
+	// Column is the asset to use.
+	Column string `yaml:"column"`
 }
 
 // LogConfig sets the structured log's level and format.
@@ -88,6 +104,7 @@ func Default() Config {
 		Learners: LearnersConfig{
 			Interval: DefaultLearnInterval,
 			CILS:     cils.DefaultConfig(),
+			ARPO:     arpo.DefaultConfig(),
 		},
 	}
 }
@@ -241,6 +258,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Learners.CILS.Validate(); err != nil {
 		errs = append(errs, prefixField("learners.cils", err))
+	}
+	if err := c.Learners.ARPO.Validate(); err != nil {
+		errs = append(errs, prefixField("learners.arpo", err))
+	}
+	if m := c.Learners.Market; (m.Prices == "") != (m.Column == "") {
+		add("learners.market", "needs both prices and column")
 	}
 	names := map[string]bool{}
 	secrets := map[string]string{}

@@ -10,9 +10,6 @@ import (
 	"github.com/flywheel-ml/flywheel/cils"
 )
 
-// runPage is how many runs a snapshot reads per query.
-const runPage = 10_000
-
 // LearnCILS makes one CILS pass over every run stored, compares with the
 // latest stored version and stores the result as a new version.
 func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
@@ -58,6 +55,7 @@ func (e *Engine) latestCILS(ctx context.Context) (*cils.Insights, int64, error) 
 	if err := json.Unmarshal(stored.Body, &in); err != nil {
 		// An unreadable old version (an older layout) must not stop the
 		// loop: learn as if there were none, and say so.
+		e.logger.Warn("engine: the latest cils insights do not decode; learning without them", "version", stored.Version, "err", err)
 		return nil, stored.Version, nil
 	}
 	return &in, stored.Version, nil
@@ -66,17 +64,17 @@ func (e *Engine) latestCILS(ctx context.Context) (*cils.Insights, int64, error) 
 // loadRuns reads every stored run, a page at a time.
 func loadRuns(ctx context.Context, store flywheel.RunStore) ([]flywheel.Run, error) {
 	var all []flywheel.Run
-	f := flywheel.RunFilter{Limit: runPage}
+	f := flywheel.RunFilter{Limit: page}
 	for {
-		page, err := store.Runs(ctx, f)
+		runs, err := store.Runs(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("load runs: %w", err)
 		}
-		all = append(all, page...)
-		if len(page) < runPage {
+		all = append(all, runs...)
+		if len(runs) < page {
 			return all, nil
 		}
-		last := page[len(page)-1]
+		last := runs[len(runs)-1]
 		f.Before = &flywheel.RunCursor{StartedAt: last.StartedAt, RunID: last.RunID}
 	}
 }

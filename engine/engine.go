@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/cils"
 )
 
@@ -31,6 +32,12 @@ type Config struct {
 	Clock flywheel.Clock
 	// CILS configures the training-side learner.
 	CILS cils.Config
+	// ARPO configures the portfolio-side learner.
+	ARPO arpo.Config
+	// Market, when set, returns the market index's daily returns for
+	// ARPO's regime model; it is called on every ARPO pass so that a file
+	// updated daily is read afresh.
+	Market func(context.Context) ([]arpo.MarketPoint, error)
 	// Interval is how often a pass runs without being woken; 0 means
 	// DefaultInterval.
 	Interval time.Duration
@@ -45,13 +52,15 @@ type Engine struct {
 	logger   *slog.Logger
 	clock    flywheel.Clock
 	cils     cils.Config
+	arpo     arpo.Config
+	market   func(context.Context) ([]arpo.MarketPoint, error)
 	interval time.Duration
 	debounce time.Duration
 
 	wake chan struct{}
-	mu   sync.Mutex // serialises passes
-	// runsDirty says that runs arrived since the last CILS pass.
-	runsDirty bool
+	mu   sync.Mutex
+	// dirty names the learners whose input changed since their last pass.
+	dirty map[string]bool
 }
 
 // New returns an Engine; it fails when a learner's configuration is invalid.
@@ -62,14 +71,20 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.CILS.Validate(); err != nil {
 		return nil, fmt.Errorf("cils: %w", err)
 	}
+	if err := cfg.ARPO.Validate(); err != nil {
+		return nil, fmt.Errorf("arpo: %w", err)
+	}
 	e := &Engine{
 		store:    cfg.Store,
 		logger:   cfg.Logger,
 		clock:    cfg.Clock,
 		cils:     cfg.CILS,
+		arpo:     cfg.ARPO,
+		market:   cfg.Market,
 		interval: cfg.Interval,
 		debounce: cfg.Debounce,
 		wake:     make(chan struct{}, 1),
+		dirty:    map[string]bool{},
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -86,13 +101,18 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// learnerOf maps a kind of record to the learner that reads it.
+var learnerOf = map[string]string{
+	"runs":        flywheel.InsightCILS,
+	"live":        flywheel.InsightARPO,
+	"deployments": flywheel.InsightARPO,
+}
+
 // Notify tells the engine that records of kind ("runs", "live",
 // "deployments") were stored. It never blocks: wake-ups coalesce.
 func (e *Engine) Notify(kind string, _ flywheel.IngestResult) {
-	if kind == "runs" {
-		e.mu.Lock()
-		e.runsDirty = true
-		e.mu.Unlock()
+	if l, ok := learnerOf[kind]; ok {
+		e.markDirty(l)
 	}
 	select {
 	case e.wake <- struct{}{}:
@@ -100,10 +120,16 @@ func (e *Engine) Notify(kind string, _ flywheel.IngestResult) {
 	}
 }
 
-// Run makes passes until ctx is done: one at start when the stored
-// insights are behind the store, one after each wake-up, and one every
-// interval when something changed. A failed pass is logged and retried at
-// the next occasion; it does not stop the engine.
+func (e *Engine) markDirty(learner string) {
+	e.mu.Lock()
+	e.dirty[learner] = true
+	e.mu.Unlock()
+}
+
+// Run makes passes until ctx is done: one at start for each learner whose
+// stored insights are behind the store, one after each wake-up, and one
+// every interval. A failed pass is logged and retried at the next
+// occasion; it does not stop the engine.
 func (e *Engine) Run(ctx context.Context) error {
 	e.catchUp(ctx)
 	tick := time.NewTicker(e.interval)
@@ -119,13 +145,16 @@ func (e *Engine) Run(ctx context.Context) error {
 				return nil
 			}
 		case <-tick.C:
+			// Sizes are smoothed over elapsed time, so ARPO runs on every
+			// tick even without new data.
+			e.markDirty(flywheel.InsightARPO)
 		}
 		e.pass(ctx)
 	}
 }
 
-// catchUp marks the learners dirty when the stored insights do not cover
-// what the store holds: runs reported while the daemon was down, or a
+// catchUp marks a learner dirty when its stored insights do not cover
+// what the store holds: records reported while the daemon was down, or a
 // pass that a crash interrupted.
 func (e *Engine) catchUp(ctx context.Context) {
 	counts, err := e.store.Counts(ctx)
@@ -136,28 +165,31 @@ func (e *Engine) catchUp(ctx context.Context) {
 	prev, _, err := e.latestCILS(ctx)
 	if err != nil {
 		e.logger.Error("engine: read cils insights", "err", err)
-		return
+	} else if counts.Runs > 0 && (prev == nil || int64(prev.Runs) != counts.Runs) {
+		e.markDirty(flywheel.InsightCILS)
 	}
-	if counts.Runs > 0 && (prev == nil || int64(prev.Runs) != counts.Runs) {
-		e.mu.Lock()
-		e.runsDirty = true
-		e.mu.Unlock()
-		e.pass(ctx)
+	if counts.LiveObservations > 0 {
+		e.markDirty(flywheel.InsightARPO)
 	}
+	e.pass(ctx)
 }
 
+// pass runs every dirty learner once.
 func (e *Engine) pass(ctx context.Context) {
-	e.mu.Lock()
-	dirty := e.runsDirty
-	e.runsDirty = false
-	e.mu.Unlock()
-	if !dirty {
-		return
-	}
-	if _, err := e.LearnCILS(ctx); err != nil {
-		e.logger.Error("engine: cils pass failed; retrying at the next occasion", "err", err)
+	for _, l := range []struct {
+		name  string
+		learn func(context.Context) (flywheel.Insight, error)
+	}{{flywheel.InsightCILS, e.LearnCILS}, {flywheel.InsightARPO, e.LearnARPO}} {
 		e.mu.Lock()
-		e.runsDirty = true
+		dirty := e.dirty[l.name]
+		e.dirty[l.name] = false
 		e.mu.Unlock()
+		if !dirty {
+			continue
+		}
+		if _, err := l.learn(ctx); err != nil {
+			e.logger.Error("engine: pass failed; retrying at the next occasion", "learner", l.name, "err", err)
+			e.markDirty(l.name)
+		}
 	}
 }

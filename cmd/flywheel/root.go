@@ -79,6 +79,8 @@ func newRootCmd(e *env) *cobra.Command {
 		newBenchCmd(e),
 		newDemoCmd(e),
 		newInsightsCmd(e),
+		newAllocateCmd(e),
+		newRegimesCmd(e),
 	)
 	return root
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +33,7 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("ADDR", addr)
 			env.Setenv("FLYWHEEL_API", "http://"+addr)
-			return nil
+			return writeRecentLive(env.WorkDir, time.Now().UTC())
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitready": cmdWaitReady,
@@ -61,4 +64,27 @@ func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ts.Fatalf("no 200 from %s within 30s", url)
+}
+
+// writeRecentLive writes recent-live.ndjson and recent-deployments.json:
+// two models deployed 60 days before now with 40 days of live P&L up to
+// yesterday. AAPL earns what it expects; MSFT expects to earn and loses.
+// The dates follow the wall clock because the daemon's learners judge
+// the last quarter.
+func writeRecentLive(dir string, now time.Time) error {
+	day := now.Truncate(24 * time.Hour)
+	var live strings.Builder
+	for i := 40; i >= 1; i-- {
+		ts := day.AddDate(0, 0, -i).Add(21 * time.Hour).Format(time.RFC3339)
+		wiggle := 0.002 * float64(i%3-1)
+		fmt.Fprintf(&live, `{"ts": %q, "target": "fwd_ret_5d_AAPL", "model_family": "ridge", "model_version": "v1", "symbol": "AAPL", "pnl": %g, "expected_pnl": 0.003, "position": 1}`+"\n", ts, 0.003+wiggle)
+		fmt.Fprintf(&live, `{"ts": %q, "target": "fwd_ret_5d_MSFT", "model_family": "ridge", "model_version": "v1", "symbol": "MSFT", "pnl": %g, "expected_pnl": 0.003, "position": 1}`+"\n", ts, -0.004+wiggle)
+	}
+	deployed := day.AddDate(0, 0, -60).Format(time.RFC3339)
+	deps := fmt.Sprintf(`[{"target": "fwd_ret_5d_AAPL", "model_family": "ridge", "model_version": "v1", "deployed_at": %q},
+ {"target": "fwd_ret_5d_MSFT", "model_family": "ridge", "model_version": "v1", "deployed_at": %q}]`, deployed, deployed)
+	if err := os.WriteFile(filepath.Join(dir, "recent-live.ndjson"), []byte(live.String()), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "recent-deployments.json"), []byte(deps), 0o644)
 }

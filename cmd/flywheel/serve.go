@@ -71,6 +71,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Store:    store,
 		Logger:   logger,
 		CILS:     cfg.Learners.CILS,
+		ARPO:     cfg.Learners.ARPO,
+		Market:   marketLoader(cfg.Learners.Market),
 		Interval: cfg.Learners.Interval,
 	})
 	if err != nil {
