@@ -3,10 +3,12 @@ package arpo
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/internal/heapwatch"
 )
 
 // benchSnapshot is models x perModel live observations, ten a day per
@@ -48,13 +50,22 @@ func benchLearn(b *testing.B, models int) {
 	snap := benchSnapshot(models, 1000)
 	cfg := DefaultConfig()
 	var in *Insights
+	runtime.GC()
+	base := heapwatch.Live()
+	stop := heapwatch.Watch()
 	b.ReportAllocs()
+	b.ResetTimer()
 	for b.Loop() {
 		var err error
 		if in, err = Learn(cfg, snap); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	// The peak heap above what the snapshot itself holds: the memory one
+	// pass needs on top of its input.
+	b.ReportMetric(float64(stop()-base)/(1<<20), "pass-peak-MB")
+	b.ReportMetric(float64(base)/(1<<20), "input-MB")
 	b.ReportMetric(float64(len(snap.Observations))*float64(b.N)/b.Elapsed().Seconds(), "obs/s")
 	b.ReportMetric(float64(in.ObservationsUsed), "obs-used")
 	b.ReportMetric(float64(in.Allocation.Models), "allocated")

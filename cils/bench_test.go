@@ -2,11 +2,10 @@ package cils
 
 import (
 	"runtime"
-	"runtime/metrics"
 	"testing"
-	"time"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/internal/heapwatch"
 )
 
 // benchmarkLearn times one full Learn over models models with 50 runs of
@@ -19,8 +18,8 @@ func benchmarkLearn(b *testing.B, models int) {
 	snap := Snapshot{Runs: runs, Now: t0.AddDate(1, 0, 0), Previous: prev}
 	// Collect the setup's garbage now, or the first timed pass pays for it.
 	runtime.GC()
-	base := liveHeap()
-	stop := samplePeakHeap()
+	base := heapwatch.Live()
+	stop := heapwatch.Watch()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -35,35 +34,6 @@ func benchmarkLearn(b *testing.B, models int) {
 	// memory one pass needs on top of its input.
 	b.ReportMetric(float64(peak-base)/(1<<20), "pass-peak-MB")
 	b.ReportMetric(float64(base)/(1<<20), "input-MB")
-}
-
-// liveHeap returns the bytes of live heap objects.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// samplePeakHeap samples the heap every millisecond until the returned
-// function is called, which returns the largest value seen.
-func samplePeakHeap() func() uint64 {
-	done := make(chan struct{})
-	result := make(chan uint64)
-	go func() {
-		peak := liveHeap()
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				result <- max(peak, liveHeap())
-				return
-			case <-tick.C:
-				peak = max(peak, liveHeap())
-			}
-		}
-	}()
-	return func() uint64 { close(done); return <-result }
 }
 
 func BenchmarkLearn1k(b *testing.B) { benchmarkLearn(b, 1_000) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/arpo"
+	"github.com/flywheel-ml/flywheel/cils"
 	"github.com/flywheel-ml/flywheel/config"
 	"github.com/flywheel-ml/flywheel/httpapi"
 )
@@ -62,7 +65,7 @@ func runDemo(ctx context.Context, e *env, o demoOptions) error {
 		o.db = filepath.Join(dir, "flywheel.db")
 	}
 	cfg := config.Default()
-	cfg.DB, cfg.Listen, cfg.Log.Level = o.db, o.listen, "warn"
+	cfg.DB, cfg.Listen, cfg.Log.Level = o.db, o.listen, "error"
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	addrc := make(chan string, 1)
@@ -90,6 +93,9 @@ func runDemo(ctx context.Context, e *env, o demoOptions) error {
 		return err
 	}
 	if err := printDemoSummary(ctx, e.stdout, c, o); err != nil {
+		return err
+	}
+	if err := printDemoInsights(ctx, e.stdout, c); err != nil {
 		return err
 	}
 	if o.exit {
@@ -132,7 +138,8 @@ func feedMarket(ctx context.Context, c *httpapi.Client, o demoOptions) error {
 			models[i].key.Target += fmt.Sprintf("_%d", i)
 		}
 	}
-	start := time.Date(2026, 1, 2, 21, 0, 0, 0, time.UTC)
+	// The market ends today: the learners judge recent live P&L.
+	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -o.days).Add(21 * time.Hour)
 	for day := 0; day < o.days; day++ {
 		ts := start.AddDate(0, 0, day)
 		var runs []flywheel.Run
@@ -219,4 +226,38 @@ func printDemoSummary(ctx context.Context, w io.Writer, c *httpapi.Client, o dem
 			m.Target, m.ModelFamily, m.Runs, version, s.Observations, s.PnL, s.ExpectedPnL, 100*s.HitRate)
 	}
 	return tw.Flush()
+}
+
+// printDemoInsights waits for the learners to catch up with the feed and
+// prints what they concluded.
+func printDemoInsights(ctx context.Context, w io.Writer, c *httpapi.Client) error {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var ci cils.Insights
+	var ai arpo.Insights
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cv, cerr := c.Insight(ctx, flywheel.InsightCILS, 0)
+		av, aerr := c.Insight(ctx, flywheel.InsightARPO, 0)
+		if cerr == nil && aerr == nil && json.Unmarshal(cv.Body, &ci) == nil && json.Unmarshal(av.Body, &ai) == nil &&
+			int64(ci.Runs) == st.Runs && int64(ai.Observations) == st.LiveObservations {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("demo: the learners did not catch up with the feed within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(w, "\nCILS: %d models, %d degrading, %d need retraining; ARPO: regime %s, %d underperforming, %d need retraining\n",
+		ci.Models, len(ci.DegradingTargets), len(ci.TargetsNeedingRetrain), ai.Regime.Current, len(ai.UnderperformingPositions), len(ai.TargetsNeedingRetrain))
+	for _, d := range ci.DegradingTargets {
+		fmt.Fprintf(w, "  CILS %s/%s: %s\n", d.Target, d.ModelFamily, d.Reason)
+	}
+	for _, u := range ai.UnderperformingPositions {
+		fmt.Fprintf(w, "  ARPO %s/%s: %s\n", u.Target, u.ModelFamily, u.Reason)
+	}
+	fmt.Fprintln(w, "see them whole with: flywheel insights cils | flywheel insights arpo (with --api)")
+	return nil
 }
