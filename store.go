@@ -44,6 +44,7 @@ type Store interface {
 	ConfigStore
 	OutcomeStore
 	AuditStore
+	LoopStore
 
 	// Counts returns the number of records of each kind.
 	Counts(ctx context.Context) (Counts, error)
@@ -159,4 +160,13 @@ type AuditStore interface {
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	// AuditLog lists entries newest first, those before seq when seq > 0.
 	AuditLog(ctx context.Context, before int64, limit int) ([]AuditEntry, error)
+}
+
+// LoopStore keeps whether the decision loop is paused.
+type LoopStore interface {
+	// SetLoopState records the state and appends the change to the audit
+	// log (ActionPause or ActionResume, actor st.By) in one transaction.
+	SetLoopState(ctx context.Context, st LoopState) error
+	// LoopState returns the current state; a loop never paused is running.
+	LoopState(ctx context.Context) (LoopState, error)
 }

@@ -348,3 +348,103 @@ func (c *Client) Insight(ctx context.Context, kind string, v int64) (flywheel.In
 	err := c.get(ctx, "/api/v1/insights/"+url.PathEscape(kind), q, &in)
 	return in, err
 }
+
+// postJSON sends v as a JSON body and decodes the answer into out.
+func (c *Client) postJSON(ctx context.Context, path string, v, out any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return c.do(ctx, http.MethodPost, path, bytes.NewReader(body), int64(len(body)), mediaJSON, out)
+}
+
+// Jobs lists jobs newest first.
+func (c *Client) Jobs(ctx context.Context, f flywheel.JobFilter) ([]flywheel.Job, error) {
+	q := url.Values{}
+	if f.Model != nil {
+		q.Set("target", f.Model.Target)
+		q.Set("model_family", f.Model.ModelFamily)
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, s := range f.States {
+			states[i] = string(s)
+		}
+		q.Set("state", strings.Join(states, ","))
+	}
+	setLimit(q, f.Limit)
+	var page jobList
+	err := c.get(ctx, "/api/v1/jobs", q, &page)
+	return page.Jobs, err
+}
+
+// Job returns one job and its events.
+func (c *Client) Job(ctx context.Context, id string) (flywheel.Job, []flywheel.JobEvent, error) {
+	var d jobDetail
+	err := c.get(ctx, "/api/v1/jobs/"+url.PathEscape(id), nil, &d)
+	return d.Job, d.Events, err
+}
+
+// CancelJob cancels a job wherever it is.
+func (c *Client) CancelJob(ctx context.Context, id, reason string) (flywheel.Job, error) {
+	var j flywheel.Job
+	err := c.postJSON(ctx, "/api/v1/jobs/"+url.PathEscape(id)+"/cancel", wireReason{Reason: reason}, &j)
+	return j, err
+}
+
+// Progress reports a running job's heartbeat.
+func (c *Client) Progress(ctx context.Context, id string, progress float64, message string, eta *time.Time) (flywheel.Job, error) {
+	body := map[string]any{"progress": progress, "message": message}
+	if eta != nil {
+		body["eta"] = eta.UTC().Format(time.RFC3339Nano)
+	}
+	var j flywheel.Job
+	err := c.postJSON(ctx, "/api/v1/jobs/"+url.PathEscape(id)+"/progress", body, &j)
+	return j, err
+}
+
+// Signals lists retraining signals newest first.
+func (c *Client) Signals(ctx context.Context, f flywheel.SignalFilter) ([]flywheel.Signal, error) {
+	q := url.Values{}
+	if f.Model != nil {
+		q.Set("target", f.Model.Target)
+		q.Set("model_family", f.Model.ModelFamily)
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	setLimit(q, f.Limit)
+	var page signalList
+	err := c.get(ctx, "/api/v1/signals", q, &page)
+	return page.Signals, err
+}
+
+// Loop returns whether the decision loop is paused.
+func (c *Client) Loop(ctx context.Context) (flywheel.LoopState, error) {
+	var st flywheel.LoopState
+	err := c.get(ctx, "/api/v1/loop", nil, &st)
+	return st, err
+}
+
+// SetPaused pauses (true) or resumes (false) the decision loop.
+func (c *Client) SetPaused(ctx context.Context, paused bool, reason string) (flywheel.LoopState, error) {
+	path := "/api/v1/loop/resume"
+	if paused {
+		path = "/api/v1/loop/pause"
+	}
+	var st flywheel.LoopState
+	err := c.postJSON(ctx, path, wireReason{Reason: reason}, &st)
+	return st, err
+}
+
+// Audit lists the audit log newest first, entries before seq when seq > 0.
+func (c *Client) Audit(ctx context.Context, before int64, limit int) ([]flywheel.AuditEntry, error) {
+	q := url.Values{}
+	if before > 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	setLimit(q, limit)
+	var page auditList
+	err := c.get(ctx, "/api/v1/audit", q, &page)
+	return page.Entries, err
+}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,14 +18,7 @@ func handleGetInsight(store flywheel.InsightStore) http.HandlerFunc {
 			return
 		}
 		q := newQuery(r, "version")
-		var version int64
-		if v := q.values.Get("version"); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				q.fail(flywheel.FieldError("version", "must be a whole number from 1"))
-			}
-			version = n
-		}
+		version := q.int64("version")
 		if q.err != nil {
 			writeError(w, r, q.err)
 			return

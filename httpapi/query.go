@@ -142,3 +142,17 @@ func pathModelKey(r *http.Request) (flywheel.ModelKey, error) {
 	k := flywheel.ModelKey{Target: r.PathValue("target"), ModelFamily: r.PathValue("model_family")}
 	return k, k.Validate()
 }
+
+// int64 returns an optional positive whole-number parameter, 0 when absent.
+func (q *query) int64(param string) int64 {
+	v := q.values.Get(param)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		q.fail(flywheel.FieldError(param, "must be a whole number from 1"))
+		return 0
+	}
+	return n
+}

@@ -27,6 +27,12 @@ func newRouter(s *server) *chi.Mux {
 	report.Post("/api/v1/runs", handlePostRuns(s.store, s.maxBody, s.notifier("runs")))
 	report.Post("/api/v1/live", handlePostLive(s.store, s.maxBody, s.notifier("live")))
 	report.Post("/api/v1/deployments", handlePostDeployments(s.store, s.maxBody, s.notifier("deployments")))
+	report.Post("/api/v1/jobs/{id}/progress", handleProgress(s.store, s.now))
+
+	operate := r.With(s.auth.require(RoleOperate))
+	operate.Post("/api/v1/loop/pause", handleSetLoop(s.store, true, s.now))
+	operate.Post("/api/v1/loop/resume", handleSetLoop(s.store, false, s.now))
+	operate.Post("/api/v1/jobs/{id}/cancel", handleCancelJob(s.cancel))
 
 	read := r.With(s.auth.require(RoleRead))
 	read.Get("/api/v1/status", handleGetStatus(s.store, s.version, s.startedAt))
@@ -38,6 +44,11 @@ func newRouter(s *server) *chi.Mux {
 	read.Get("/api/v1/models/{target}/{model_family}/observations", handleGetObservations(s.store))
 	read.Get("/api/v1/deployments", handleGetDeployments(s.store))
 	read.Get("/api/v1/insights/{kind}", handleGetInsight(s.store))
+	read.Get("/api/v1/jobs", handleGetJobs(s.store))
+	read.Get("/api/v1/jobs/{id}", handleGetJob(s.store))
+	read.Get("/api/v1/signals", handleGetSignals(s.store))
+	read.Get("/api/v1/loop", handleGetLoop(s.store))
+	read.Get("/api/v1/audit", handleGetAudit(s.store))
 	return r
 }
 

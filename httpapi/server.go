@@ -41,6 +41,8 @@ type Config struct {
 	// record: "runs", "live" or "deployments". The daemon uses it to wake
 	// its learners; it must not block.
 	OnIngest func(kind string, res flywheel.IngestResult)
+	// Cancel cancels a job where it runs; nil answers 503 to a cancel.
+	Cancel CancelFunc
 }
 
 // server holds what the handlers share; the handlers themselves receive
@@ -53,6 +55,8 @@ type server struct {
 	version   string
 	startedAt time.Time
 	onIngest  func(kind string, res flywheel.IngestResult)
+	cancel    CancelFunc
+	now       func() time.Time
 }
 
 // NewServer returns the API as an http.Handler. It panics when cfg.Store
@@ -85,6 +89,8 @@ func newServer(cfg Config) *server {
 		version:   cfg.Version,
 		startedAt: now().UTC(),
 		onIngest:  cfg.OnIngest,
+		cancel:    cfg.Cancel,
+		now:       now,
 	}
 }
 

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) flywheel.Store) {
 		{"Pins", testPins},
 		{"Outcomes", testOutcomes},
 		{"AuditLog", testAuditLog},
+		{"LoopState", testLoopState},
 		{"Counts", testCounts},
 		{"NotFound", testNotFound},
 	}

@@ -81,7 +81,10 @@ func newRootCmd(e *env) *cobra.Command {
 		newInsightsCmd(e),
 		newAllocateCmd(e),
 		newRegimesCmd(e),
+		newJobsCmd(e),
+		newSignalsCmd(e),
 	)
+	root.AddCommand(newLoopCmds(e)...)
 	return root
 }
 
