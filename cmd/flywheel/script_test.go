@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -37,6 +38,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitready": cmdWaitReady,
+			"waitjson":  cmdWaitJSON,
 		},
 	})
 }
@@ -64,6 +66,48 @@ func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ts.Fatalf("no 200 from %s within 30s", url)
+}
+
+// cmdWaitJSON waits until GET PATH on the daemon at $ADDR answers JSON
+// whose value at the dotted KEY prints as VALUE: the learners run in the
+// background, so a script waits for the version that saw its data.
+func cmdWaitJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitjson PATH KEY VALUE")
+	}
+	url := "http://" + ts.Getenv("ADDR") + args[0]
+	var last any
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if v, ok := getJSONKey(url, args[1]); ok {
+			if fmt.Sprint(v) == args[2] {
+				return
+			}
+			last = v
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("%s: %s is %v, not %s, after 30s", url, args[1], last, args[2])
+}
+
+func getJSONKey(url, key string) (any, bool) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var v any
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return nil, false
+	}
+	for _, k := range strings.Split(key, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		v = m[k]
+	}
+	return v, true
 }
 
 // writeRecentLive writes recent-live.ndjson and recent-deployments.json:
