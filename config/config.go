@@ -20,6 +20,7 @@ import (
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/cils"
+	"github.com/flywheel-ml/flywheel/orchestrator"
 )
 
 // Default values.
@@ -44,6 +45,9 @@ type Config struct {
 	Tokens []Token `yaml:"tokens"`
 	// Learners configures the learners the daemon runs.
 	Learners LearnersConfig `yaml:"learners"`
+	// Orchestrator holds the decision weights, the scheduler's limits and
+	// the budget (see package orchestrator).
+	Orchestrator orchestrator.Config `yaml:"orchestrator"`
 }
 
 // LearnersConfig configures when the learners run and their thresholds.
@@ -106,6 +110,7 @@ func Default() Config {
 			CILS:     cils.DefaultConfig(),
 			ARPO:     arpo.DefaultConfig(),
 		},
+		Orchestrator: orchestrator.DefaultConfig(),
 	}
 }
 
@@ -261,6 +266,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Learners.ARPO.Validate(); err != nil {
 		errs = append(errs, prefixField("learners.arpo", err))
+	}
+	if err := c.Orchestrator.Validate(); err != nil {
+		errs = append(errs, prefixField("orchestrator", err))
 	}
 	if m := c.Learners.Market; (m.Prices == "") != (m.Column == "") {
 		add("learners.market", "needs both prices and column")

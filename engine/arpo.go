@@ -35,7 +35,7 @@ func (e *Engine) LearnARPO(ctx context.Context) (flywheel.Insight, error) {
 			return flywheel.Insight{}, fmt.Errorf("load market returns: %w", err)
 		}
 	}
-	prev, err := e.latestARPO(ctx)
+	prev, _, err := e.latestARPO(ctx)
 	if err != nil {
 		return flywheel.Insight{}, err
 	}
@@ -51,26 +51,33 @@ func (e *Engine) LearnARPO(ctx context.Context) (flywheel.Insight, error) {
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("store arpo insights: %w", err)
 	}
+	if err := e.recordLiveOutcomes(ctx); err != nil {
+		return stored, err
+	}
 	e.logger.Info("arpo insights", "version", stored.Version, "observations", in.ObservationsUsed, "models", in.Models,
 		"underperforming", len(in.UnderperformingPositions), "needing_retrain", len(in.TargetsNeedingRetrain),
 		"regime", in.Regime.Current, "took", time.Since(start).Round(time.Millisecond))
 	return stored, nil
 }
 
-func (e *Engine) latestARPO(ctx context.Context) (*arpo.Insights, error) {
+// latestARPO returns the latest stored ARPO insights and their version,
+// or nil and 0 when there are none.
+func (e *Engine) latestARPO(ctx context.Context) (*arpo.Insights, int64, error) {
 	stored, err := e.store.Insight(ctx, flywheel.InsightARPO, 0)
 	if flywheel.Code(err) == flywheel.ENotFound {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read arpo insights: %w", err)
+		return nil, 0, fmt.Errorf("read arpo insights: %w", err)
 	}
 	var in arpo.Insights
 	if err := json.Unmarshal(stored.Body, &in); err != nil {
-		e.logger.Warn("engine: the latest arpo insights do not decode; sizes restart unsmoothed", "version", stored.Version, "err", err)
-		return nil, nil
+		// An unreadable old version (an older layout) must not stop the
+		// loop: carry on as if there were none, and say so.
+		e.logger.Warn("engine: the latest arpo insights do not decode; going on without them", "version", stored.Version, "err", err)
+		return nil, stored.Version, nil
 	}
-	return &in, nil
+	return &in, stored.Version, nil
 }
 
 // loadObservations reads every model's observations since a time, a

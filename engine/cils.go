@@ -35,6 +35,9 @@ func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("store cils insights: %w", err)
 	}
+	if err := e.recordTrainingOutcomes(ctx, runs); err != nil {
+		return stored, err
+	}
 	e.logger.Info("cils insights", "version", stored.Version, "previous", prevVersion, "runs", in.Runs,
 		"degrading", len(in.DegradingTargets), "needing_retrain", len(in.TargetsNeedingRetrain),
 		"new_patterns", len(in.NewPatterns), "took", time.Since(start).Round(time.Millisecond))

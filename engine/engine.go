@@ -16,6 +16,7 @@ import (
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/cils"
+	"github.com/flywheel-ml/flywheel/orchestrator"
 )
 
 // Defaults for Config.
@@ -38,6 +39,14 @@ type Config struct {
 	// ARPO's regime model; it is called on every ARPO pass so that a file
 	// updated daily is read afresh.
 	Market func(context.Context) ([]arpo.MarketPoint, error)
+	// Orchestrator configures the decisions.
+	Orchestrator orchestrator.Config
+	// OnJobs, when set, is called after a decision created jobs, so that
+	// the executor picks them up at once.
+	OnJobs func()
+	// LiveWindow is how long a retrained model trades before its live
+	// outcome is measured; 0 means DefaultLiveWindow.
+	LiveWindow time.Duration
 	// Interval is how often a pass runs without being woken; 0 means
 	// DefaultInterval.
 	Interval time.Duration
@@ -48,19 +57,26 @@ type Config struct {
 
 // Engine recomputes insights. Its methods are safe for concurrent use.
 type Engine struct {
-	store    flywheel.Store
-	logger   *slog.Logger
-	clock    flywheel.Clock
-	cils     cils.Config
-	arpo     arpo.Config
-	market   func(context.Context) ([]arpo.MarketPoint, error)
-	interval time.Duration
-	debounce time.Duration
+	store      flywheel.Store
+	logger     *slog.Logger
+	clock      flywheel.Clock
+	cils       cils.Config
+	arpo       arpo.Config
+	market     func(context.Context) ([]arpo.MarketPoint, error)
+	orch       orchestrator.Config
+	onJobs     func()
+	liveWindow time.Duration
+	interval   time.Duration
+	debounce   time.Duration
 
 	wake chan struct{}
 	mu   sync.Mutex
-	// dirty names the learners whose input changed since their last pass.
+	// dirty names the learners whose input changed since their last pass,
+	// and "decide" when a decision is due.
 	dirty map[string]bool
+	// decideMu serialises decisions, so that two never admit jobs from
+	// the same snapshot.
+	decideMu sync.Mutex
 }
 
 // New returns an Engine; it fails when a learner's configuration is invalid.
@@ -74,17 +90,23 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.ARPO.Validate(); err != nil {
 		return nil, fmt.Errorf("arpo: %w", err)
 	}
+	if err := cfg.Orchestrator.Validate(); err != nil {
+		return nil, fmt.Errorf("orchestrator: %w", err)
+	}
 	e := &Engine{
-		store:    cfg.Store,
-		logger:   cfg.Logger,
-		clock:    cfg.Clock,
-		cils:     cfg.CILS,
-		arpo:     cfg.ARPO,
-		market:   cfg.Market,
-		interval: cfg.Interval,
-		debounce: cfg.Debounce,
-		wake:     make(chan struct{}, 1),
-		dirty:    map[string]bool{},
+		store:      cfg.Store,
+		logger:     cfg.Logger,
+		clock:      cfg.Clock,
+		cils:       cfg.CILS,
+		arpo:       cfg.ARPO,
+		market:     cfg.Market,
+		orch:       cfg.Orchestrator,
+		onJobs:     cfg.OnJobs,
+		liveWindow: cfg.LiveWindow,
+		interval:   cfg.Interval,
+		debounce:   cfg.Debounce,
+		wake:       make(chan struct{}, 1),
+		dirty:      map[string]bool{},
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -95,21 +117,29 @@ func New(cfg Config) (*Engine, error) {
 	if e.interval <= 0 {
 		e.interval = DefaultInterval
 	}
+	if e.liveWindow <= 0 {
+		e.liveWindow = DefaultLiveWindow
+	}
 	if e.debounce <= 0 {
 		e.debounce = DefaultDebounce
 	}
 	return e, nil
 }
 
-// learnerOf maps a kind of record to the learner that reads it.
+// decide marks a decision due in the dirty set.
+const decide = "decide"
+
+// learnerOf maps a kind of record to the learner that reads it; "jobs"
+// (a job ended, freeing its slot) only calls for a decision.
 var learnerOf = map[string]string{
 	"runs":        flywheel.InsightCILS,
 	"live":        flywheel.InsightARPO,
 	"deployments": flywheel.InsightARPO,
+	"jobs":        decide,
 }
 
 // Notify tells the engine that records of kind ("runs", "live",
-// "deployments") were stored. It never blocks: wake-ups coalesce.
+// "deployments", "jobs") were stored. It never blocks: wake-ups coalesce.
 func (e *Engine) Notify(kind string, _ flywheel.IngestResult) {
 	if l, ok := learnerOf[kind]; ok {
 		e.markDirty(l)
@@ -146,8 +176,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			// Sizes are smoothed over elapsed time, so ARPO runs on every
-			// tick even without new data.
+			// tick even without new data; time also ages signals, ends
+			// cooldowns and resets the budget, so a decision is due too.
 			e.markDirty(flywheel.InsightARPO)
+			e.markDirty(decide)
 		}
 		e.pass(ctx)
 	}
@@ -174,8 +206,10 @@ func (e *Engine) catchUp(ctx context.Context) {
 	e.pass(ctx)
 }
 
-// pass runs every dirty learner once.
+// pass runs every dirty learner once, then decides when a learner made
+// new insights or a decision was asked for.
 func (e *Engine) pass(ctx context.Context) {
+	learned := false
 	for _, l := range []struct {
 		name  string
 		learn func(context.Context) (flywheel.Insight, error)
@@ -190,6 +224,19 @@ func (e *Engine) pass(ctx context.Context) {
 		if _, err := l.learn(ctx); err != nil {
 			e.logger.Error("engine: pass failed; retrying at the next occasion", "learner", l.name, "err", err)
 			e.markDirty(l.name)
+			continue
 		}
+		learned = true
+	}
+	e.mu.Lock()
+	due := e.dirty[decide] || learned
+	e.dirty[decide] = false
+	e.mu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := e.Decide(ctx, true); err != nil {
+		e.logger.Error("engine: decision failed; retrying at the next occasion", "err", err)
+		e.markDirty(decide)
 	}
 }

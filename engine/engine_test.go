@@ -13,6 +13,7 @@ import (
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/cils"
+	"github.com/flywheel-ml/flywheel/orchestrator"
 	"github.com/flywheel-ml/flywheel/sqlite"
 )
 
@@ -33,7 +34,7 @@ func setup(t *testing.T) (*sqlite.DB, *Engine) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e, err := New(Config{Store: db, Logger: logger, CILS: cils.DefaultConfig(), ARPO: arpo.DefaultConfig(), Debounce: time.Millisecond,
+	e, err := New(Config{Store: db, Logger: logger, CILS: cils.DefaultConfig(), ARPO: arpo.DefaultConfig(), Orchestrator: orchestrator.DefaultConfig(), Debounce: time.Millisecond,
 		Clock: flywheel.ClockFunc(func() time.Time { return t0.AddDate(0, 1, 0) })})
 	if err != nil {
 		t.Fatal(err)

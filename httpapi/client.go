@@ -448,3 +448,13 @@ func (c *Client) Audit(ctx context.Context, before int64, limit int) ([]flywheel
 	err := c.get(ctx, "/api/v1/audit", q, &page)
 	return page.Entries, err
 }
+
+// Plan decodes what the scheduler would do now into out.
+func (c *Client) Plan(ctx context.Context, out any) error {
+	return c.get(ctx, "/api/v1/plan", nil, out)
+}
+
+// LoopHealth decodes the loop's health into out.
+func (c *Client) LoopHealth(ctx context.Context, out any) error {
+	return c.get(ctx, "/api/v1/health/loop", nil, out)
+}

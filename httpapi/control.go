@@ -158,3 +158,24 @@ func handleProgress(store flywheel.JobStore, now func() time.Time) http.HandlerF
 		encode(w, r, http.StatusOK, j)
 	}
 }
+
+// handleView answers a GET with a computed view; what names it in errors.
+func handleView(view ViewFunc, what string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if view == nil {
+			writeError(w, r, flywheel.Errorf(flywheel.EUnavailable, "this daemon computes no %s", what))
+			return
+		}
+		q := newQuery(r)
+		if q.err != nil {
+			writeError(w, r, q.err)
+			return
+		}
+		v, err := view(r.Context())
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, r, http.StatusOK, v)
+	}
+}

@@ -49,6 +49,8 @@ func newRouter(s *server) *chi.Mux {
 	read.Get("/api/v1/signals", handleGetSignals(s.store))
 	read.Get("/api/v1/loop", handleGetLoop(s.store))
 	read.Get("/api/v1/audit", handleGetAudit(s.store))
+	read.Get("/api/v1/plan", handleView(s.plan, "plan"))
+	read.Get("/api/v1/health/loop", handleView(s.health, "loop health"))
 	return r
 }
 

@@ -9,6 +9,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -43,7 +44,14 @@ type Config struct {
 	OnIngest func(kind string, res flywheel.IngestResult)
 	// Cancel cancels a job where it runs; nil answers 503 to a cancel.
 	Cancel CancelFunc
+	// Plan returns what the scheduler would do now, without acting, and
+	// Health the loop's health; nil answers 503.
+	Plan   ViewFunc
+	Health ViewFunc
 }
+
+// ViewFunc computes a read-only view for a GET.
+type ViewFunc func(ctx context.Context) (any, error)
 
 // server holds what the handlers share; the handlers themselves receive
 // only the parts they use.
@@ -56,6 +64,8 @@ type server struct {
 	startedAt time.Time
 	onIngest  func(kind string, res flywheel.IngestResult)
 	cancel    CancelFunc
+	plan      ViewFunc
+	health    ViewFunc
 	now       func() time.Time
 }
 
@@ -90,6 +100,8 @@ func newServer(cfg Config) *server {
 		startedAt: now().UTC(),
 		onIngest:  cfg.OnIngest,
 		cancel:    cfg.Cancel,
+		plan:      cfg.Plan,
+		health:    cfg.Health,
 		now:       now,
 	}
 }

@@ -83,6 +83,8 @@ func newRootCmd(e *env) *cobra.Command {
 		newRegimesCmd(e),
 		newJobsCmd(e),
 		newSignalsCmd(e),
+		newPlanCmd(e),
+		newHealthCmd(e),
 	)
 	root.AddCommand(newLoopCmds(e)...)
 	return root

@@ -68,12 +68,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		}
 	}()
 	eng, err := engine.New(engine.Config{
-		Store:    store,
-		Logger:   logger,
-		CILS:     cfg.Learners.CILS,
-		ARPO:     cfg.Learners.ARPO,
-		Market:   marketLoader(cfg.Learners.Market),
-		Interval: cfg.Learners.Interval,
+		Store:        store,
+		Logger:       logger,
+		CILS:         cfg.Learners.CILS,
+		ARPO:         cfg.Learners.ARPO,
+		Market:       marketLoader(cfg.Learners.Market),
+		Orchestrator: cfg.Orchestrator,
+		Interval:     cfg.Learners.Interval,
 	})
 	if err != nil {
 		return err
@@ -89,6 +90,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		MaxBodyBytes: cfg.API.MaxBodyBytes,
 		Version:      versionString(),
 		OnIngest:     eng.Notify,
+		Plan: func(ctx context.Context) (any, error) {
+			return eng.Decide(ctx, false)
+		},
+		Health: func(ctx context.Context) (any, error) {
+			return eng.Health(ctx)
+		},
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/orchestrator"
+)
+
+// ledgerDays is how far back the budget ledger is read: the budget day
+// (in any time zone) is within it.
+const ledgerDays = 2
+
+// signalMemory is how far back stored signals are read to keep each
+// model's first-raised time (for aging) and to avoid storing a signal
+// that says nothing new.
+const signalMemory = 30 * 24 * time.Hour
+
+// Decide assembles a snapshot of the store and runs the orchestrator on
+// it. With act, and unless the loop is paused, it stores the signals
+// that are new and creates the admitted jobs. Job ids derive from the
+// signal and the decision time and a model with an active job is never
+// scheduled again, so a crash between storing and creating loses nothing
+// and duplicates nothing: the next decision sees what was created.
+func (e *Engine) Decide(ctx context.Context, act bool) (*orchestrator.Plan, error) {
+	e.decideMu.Lock()
+	defer e.decideMu.Unlock()
+	snap, recent, err := e.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := orchestrator.Decide(e.orch, snap)
+	if err != nil {
+		return nil, fmt.Errorf("decide: %w", err)
+	}
+	if !act {
+		return plan, nil
+	}
+	st, err := e.store.LoopState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Paused {
+		e.logger.Info("loop paused: plan not acted on", "by", st.By, "candidates", len(plan.Candidates))
+		return plan, nil
+	}
+	if err := e.persist(ctx, plan, recent); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// persist stores the plan's new signals and creates its jobs.
+func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent map[flywheel.ModelKey]flywheel.Signal) error {
+	admitted := map[string]bool{}
+	for _, j := range plan.Jobs {
+		admitted[j.SignalID] = true
+	}
+	var fresh []flywheel.Signal
+	for _, s := range plan.Signals {
+		if prev, ok := recent[s.ModelKey]; !admitted[s.ID] && ok && sameSignal(prev, s) {
+			continue
+		}
+		fresh = append(fresh, s)
+	}
+	if len(fresh) > 0 {
+		if _, err := e.store.PutSignals(ctx, fresh); err != nil {
+			return fmt.Errorf("store signals: %w", err)
+		}
+	}
+	for _, j := range plan.Jobs {
+		if _, err := e.store.CreateJob(ctx, j); err != nil && flywheel.Code(err) != flywheel.EConflict {
+			return fmt.Errorf("create job %s: %w", j.ID, err)
+		}
+		e.logger.Info("job admitted", "job", j.ID, "model", j.ModelKey.String(), "priority", j.Priority)
+	}
+	if len(plan.Jobs) > 0 && e.onJobs != nil {
+		e.onJobs()
+	}
+	return nil
+}
+
+// sameSignal reports whether a new signal says what the stored one said:
+// the same reasons and nearly the same priority.
+func sameSignal(prev, next flywheel.Signal) bool {
+	if math.Abs(prev.Priority-next.Priority) > 0.01 || len(prev.Reasons) != len(next.Reasons) {
+		return false
+	}
+	for i := range prev.Reasons {
+		if prev.Reasons[i].Source != next.Reasons[i].Source || prev.Reasons[i].Kind != next.Reasons[i].Kind {
+			return false
+		}
+	}
+	return true
+}
+
+// snapshot reads what the orchestrator looks at. It also returns each
+// model's latest stored signal.
+func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywheel.ModelKey]flywheel.Signal, error) {
+	now := e.clock.Now().UTC()
+	snap := orchestrator.Snapshot{Now: now, InsightVersions: map[string]int64{}}
+	var err error
+	var cv, av int64
+	if snap.CILS, cv, err = e.latestCILS(ctx); err != nil {
+		return snap, nil, err
+	}
+	if snap.ARPO, av, err = e.latestARPO(ctx); err != nil {
+		return snap, nil, err
+	}
+	snap.InsightVersions[flywheel.InsightCILS], snap.InsightVersions[flywheel.InsightARPO] = cv, av
+
+	jobs, err := e.store.Jobs(ctx, flywheel.JobFilter{Limit: page})
+	if err != nil {
+		return snap, nil, fmt.Errorf("load jobs: %w", err)
+	}
+	sigs, err := e.store.Signals(ctx, flywheel.SignalFilter{Since: now.Add(-signalMemory), Limit: page})
+	if err != nil {
+		return snap, nil, fmt.Errorf("load signals: %w", err)
+	}
+	states := map[flywheel.ModelKey]*orchestrator.ModelState{}
+	state := func(k flywheel.ModelKey) *orchestrator.ModelState {
+		if s, ok := states[k]; ok {
+			return s
+		}
+		s := &orchestrator.ModelState{ModelKey: k}
+		states[k] = s
+		return s
+	}
+	if err := e.modelStates(ctx, state); err != nil {
+		return snap, nil, err
+	}
+	lastJobAt := map[flywheel.ModelKey]time.Time{}
+	for _, j := range jobs {
+		if !j.State.Terminal() {
+			snap.ActiveJobs = append(snap.ActiveJobs, j)
+		} else if s := state(j.ModelKey); s.LastJobEnd == nil || j.UpdatedAt.After(*s.LastJobEnd) {
+			end := j.UpdatedAt
+			s.LastJobEnd = &end
+		}
+		if j.CreatedAt.After(lastJobAt[j.ModelKey]) {
+			lastJobAt[j.ModelKey] = j.CreatedAt
+		}
+	}
+	recent := firstRaised(sigs, lastJobAt, state)
+	if snap.Ledger, err = e.ledger(ctx, jobs, now); err != nil {
+		return snap, nil, err
+	}
+	if e.orch.Calibration.Enabled {
+		if snap.Outcomes, err = e.store.Outcomes(ctx, flywheel.OutcomeFilter{Limit: page}); err != nil {
+			return snap, nil, fmt.Errorf("load outcomes: %w", err)
+		}
+	}
+	for _, s := range states {
+		snap.Models = append(snap.Models, *s)
+	}
+	return snap, recent, nil
+}
+
+// modelStates records when each model was last trained.
+func (e *Engine) modelStates(ctx context.Context, state func(flywheel.ModelKey) *orchestrator.ModelState) error {
+	f := flywheel.ModelFilter{Limit: page}
+	for {
+		models, err := e.store.Models(ctx, f)
+		if err != nil {
+			return fmt.Errorf("load models: %w", err)
+		}
+		for _, m := range models {
+			if m.LastRunAt != nil {
+				t := *m.LastRunAt
+				state(m.ModelKey).LastTrained = &t
+			}
+		}
+		if len(models) < page {
+			return nil
+		}
+		last := models[len(models)-1].ModelKey
+		f.After = &last
+	}
+}
+
+// firstRaised sets each model's first-raised time: its earliest signal
+// since its latest job, so that aging counts from when the current
+// request began. It returns each model's latest signal.
+func firstRaised(sigs []flywheel.Signal, lastJobAt map[flywheel.ModelKey]time.Time,
+	state func(flywheel.ModelKey) *orchestrator.ModelState) map[flywheel.ModelKey]flywheel.Signal {
+	latest := map[flywheel.ModelKey]flywheel.Signal{}
+	for _, s := range sigs { // newest first
+		if _, ok := latest[s.ModelKey]; !ok {
+			latest[s.ModelKey] = s
+		}
+		if s.CreatedAt.Before(lastJobAt[s.ModelKey]) {
+			continue
+		}
+		st := state(s.ModelKey)
+		if st.FirstRaised == nil || s.CreatedAt.Before(*st.FirstRaised) {
+			at := s.CreatedAt
+			st.FirstRaised = &at
+		}
+	}
+	return latest
+}
+
+// ledger is the budget ledger of the last days: each job's reservation
+// at admission and, once its run arrived, the settlement at its cost.
+func (e *Engine) ledger(ctx context.Context, jobs []flywheel.Job, now time.Time) ([]orchestrator.LedgerEntry, error) {
+	var out []orchestrator.LedgerEntry
+	since := now.AddDate(0, 0, -ledgerDays)
+	for _, j := range jobs {
+		if j.CreatedAt.Before(since) {
+			continue
+		}
+		out = append(out, orchestrator.LedgerEntry{JobID: j.ID, Kind: orchestrator.LedgerReserve, Units: j.EstimatedCost, At: j.CreatedAt})
+		if j.RunID == "" {
+			continue
+		}
+		run, err := e.store.Run(ctx, j.RunID)
+		if flywheel.Code(err) == flywheel.ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load run %s of job %s: %w", j.RunID, j.ID, err)
+		}
+		at := j.UpdatedAt
+		if run.FinishedAt != nil {
+			at = *run.FinishedAt
+		}
+		out = append(out, orchestrator.Settlement(j, run, at))
+	}
+	return out, nil
+}
