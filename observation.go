@@ -21,6 +21,9 @@ type Observation struct {
 	Prediction   *float64 `json:"prediction,omitempty"`
 	Outcome      *float64 `json:"outcome,omitempty"`
 	Regime       string   `json:"regime,omitempty"`
+	// Seq is the store's order of arrival, set by ObservationsAfter: the
+	// cursor of the change feed. It is not part of the record.
+	Seq int64 `json:"-"`
 }
 
 // DerivedEventID is the key of an observation sent without event_id: a

@@ -78,6 +78,11 @@ type LiveStore interface {
 	PutObservations(ctx context.Context, obs []Observation) (IngestResult, error)
 	// Observations lists a model's observations oldest first.
 	Observations(ctx context.Context, f ObservationFilter) ([]Observation, error)
+	// ObservationsAfter lists observations in the order they were stored,
+	// those stored after seq (0 for the start), each with its Seq set: a
+	// change feed, so that a learner keeps its window in memory and reads
+	// only what is new.
+	ObservationsAfter(ctx context.Context, seq int64, limit int) ([]Observation, error)
 	// LiveSummary aggregates a model's observations with ts in [since,
 	// until); zero times leave that side open. A model with no
 	// observations has a zero summary, not an error.

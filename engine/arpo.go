@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/flywheel-ml/flywheel"
@@ -21,7 +22,7 @@ func (e *Engine) LearnARPO(ctx context.Context) (flywheel.Insight, error) {
 	now := e.clock.Now().UTC()
 	days := max(e.arpo.LookbackDays, e.arpo.RegimeLookbackDays)
 	since := now.AddDate(0, 0, -days-1)
-	obs, err := loadObservations(ctx, e.store, since)
+	obs, err := e.live.refresh(ctx, e.store, since)
 	if err != nil {
 		return flywheel.Insight{}, err
 	}
@@ -80,35 +81,46 @@ func (e *Engine) latestARPO(ctx context.Context) (*arpo.Insights, int64, error) 
 	return &in, stored.Version, nil
 }
 
-// loadObservations reads every model's observations since a time, a
-// page at a time.
-func loadObservations(ctx context.Context, store flywheel.Store, since time.Time) ([]flywheel.Observation, error) {
-	var all []flywheel.Observation
-	mf := flywheel.ModelFilter{Limit: page}
+// liveWindow is the engine's copy of the observations inside ARPO's
+// window. It is read whole once, then only what the store's change feed
+// adds, so that a pass costs the learner's work and not a reread of a
+// million rows.
+type liveWindow struct {
+	mu  sync.Mutex
+	seq int64
+	obs []flywheel.Observation
+}
+
+// refresh reads what arrived since the last call, drops what fell out of
+// the window (ts before since) and returns the window. The slice is the
+// caller's until the next call.
+func (w *liveWindow) refresh(ctx context.Context, store flywheel.LiveStore, since time.Time) ([]flywheel.Observation, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for {
-		models, err := store.Models(ctx, mf)
+		batch, err := store.ObservationsAfter(ctx, w.seq, page)
 		if err != nil {
-			return nil, fmt.Errorf("load models: %w", err)
+			return nil, fmt.Errorf("load observations: %w", err)
 		}
-		for _, m := range models {
-			f := flywheel.ObservationFilter{Model: m.ModelKey, Since: since, Limit: page}
-			for {
-				obs, err := store.Observations(ctx, f)
-				if err != nil {
-					return nil, fmt.Errorf("load observations of %s: %w", m.ModelKey, err)
-				}
-				all = append(all, obs...)
-				if len(obs) < page {
-					break
-				}
-				last := obs[len(obs)-1]
-				f.AfterTS, f.AfterEventID = last.TS, last.EventID
+		for _, o := range batch {
+			if !o.TS.Before(since) {
+				w.obs = append(w.obs, o)
 			}
 		}
-		if len(models) < page {
-			return all, nil
+		if len(batch) > 0 {
+			w.seq = batch[len(batch)-1].Seq
 		}
-		last := models[len(models)-1].ModelKey
-		mf.After = &last
+		if len(batch) < page {
+			break
+		}
 	}
+	kept := w.obs[:0]
+	for _, o := range w.obs {
+		if !o.TS.Before(since) {
+			kept = append(kept, o)
+		}
+	}
+	clear(w.obs[len(kept):])
+	w.obs = kept
+	return w.obs, nil
 }

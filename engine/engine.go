@@ -22,7 +22,7 @@ import (
 // Defaults for Config.
 const (
 	DefaultInterval = 5 * time.Minute
-	DefaultDebounce = 250 * time.Millisecond
+	DefaultDebounce = 20 * time.Millisecond
 )
 
 // Config is what an Engine needs.
@@ -74,6 +74,8 @@ type Engine struct {
 	// dirty names the learners whose input changed since their last pass,
 	// and "decide" when a decision is due.
 	dirty map[string]bool
+	// live is ARPO's window of observations.
+	live liveWindow
 	// decideMu serialises decisions, so that two never admit jobs from
 	// the same snapshot.
 	decideMu sync.Mutex

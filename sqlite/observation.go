@@ -189,6 +189,41 @@ func (db *DB) Observations(ctx context.Context, f flywheel.ObservationFilter) ([
 	return obs, nil
 }
 
+// ObservationsAfter lists observations stored after seq, in the order
+// they were stored: a range of the table's integer key.
+func (db *DB) ObservationsAfter(ctx context.Context, seq int64, n int) ([]flywheel.Observation, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT o.id, m.target, m.model_family, o.event_id, o.ts, o.model_version,
+		o.symbol, o.pnl, o.position, o.expected_pnl, o.prediction, o.outcome, o.regime
+		FROM live_observations o JOIN models m ON m.id = o.model_id
+		WHERE o.id > ? ORDER BY o.id LIMIT ?`, seq, limit(n))
+	if err != nil {
+		return nil, fmt.Errorf("observations after %d: %w", seq, err)
+	}
+	defer rows.Close()
+	var obs []flywheel.Observation
+	for rows.Next() {
+		var o flywheel.Observation
+		var (
+			ts                                         int64
+			position, expected, prediction, outcomeVal sql.NullFloat64
+		)
+		if err := rows.Scan(&o.Seq, &o.Target, &o.ModelFamily, &o.EventID, &ts, &o.ModelVersion, &o.Symbol, &o.PnL,
+			&position, &expected, &prediction, &outcomeVal, &o.Regime); err != nil {
+			return nil, fmt.Errorf("observations after %d: %w", seq, err)
+		}
+		o.TS = fromNanos(ts)
+		o.Position = fromNullFloat(position)
+		o.ExpectedPnL = fromNullFloat(expected)
+		o.Prediction = fromNullFloat(prediction)
+		o.Outcome = fromNullFloat(outcomeVal)
+		obs = append(obs, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("observations after %d: %w", seq, err)
+	}
+	return obs, nil
+}
+
 // The summary takes two passes over the window, both ranges of the index
 // on (model_id, ts): the first sums, the second adds up squared deviations
 // from the mean. A single pass with the sum of squares would lose the

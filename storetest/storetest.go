@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) flywheel.Store) {
 		{"ObservationInvalidBatch", testObservationInvalidBatch},
 		{"ObservationLargeBatch", testObservationLargeBatch},
 		{"ObservationPaging", testObservationPaging},
+		{"ObservationFeed", testObservationFeed},
 		{"LiveSummary", testLiveSummary},
 		{"Deployments", testDeployments},
 		{"Models", testModels},

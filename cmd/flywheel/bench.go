@@ -47,7 +47,7 @@ reads the daemon's peak RSS and times the live summary of single models.`,
 	ingest.Flags().IntVar(&o.models, "models", 1_000, "models the observations spread over")
 	ingest.Flags().IntVar(&o.queries, "queries", 200, "live summary queries to time")
 	ingest.Flags().StringVar(&o.dir, "dir", "", "directory for the databases (default: a temporary one, removed after)")
-	cmd.AddCommand(ingest, newBenchCILSCmd(e))
+	cmd.AddCommand(ingest, newBenchCILSCmd(e), newBenchDecideCmd(e))
 	return cmd
 }
 
@@ -180,7 +180,7 @@ type daemon struct {
 
 // startDaemon starts exe (this binary when empty) as a daemon on a free
 // loopback port, its log going to log, and waits until it is ready.
-func startDaemon(ctx context.Context, exe, db string, log io.Writer) (*daemon, error) {
+func startDaemon(ctx context.Context, exe, db string, log io.Writer, args ...string) (*daemon, error) {
 	if exe == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -192,7 +192,7 @@ func startDaemon(ctx context.Context, exe, db string, log io.Writer) (*daemon, e
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "serve", "--db", db, "--listen", addr)
+	cmd := exec.Command(exe, append([]string{"serve", "--db", db, "--listen", addr}, args...)...)
 	cmd.Env = append(os.Environ(), "FLYWHEEL_LOG_LEVEL=warn")
 	cmd.Stderr = log
 	if log == nil {
