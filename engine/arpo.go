@@ -52,6 +52,7 @@ func (e *Engine) LearnARPO(ctx context.Context) (flywheel.Insight, error) {
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("store arpo insights: %w", err)
 	}
+	remember(e, &e.cachedARPO, in, stored.Version)
 	if err := e.recordLiveOutcomes(ctx); err != nil {
 		return stored, err
 	}
@@ -64,21 +65,7 @@ func (e *Engine) LearnARPO(ctx context.Context) (flywheel.Insight, error) {
 // latestARPO returns the latest stored ARPO insights and their version,
 // or nil and 0 when there are none.
 func (e *Engine) latestARPO(ctx context.Context) (*arpo.Insights, int64, error) {
-	stored, err := e.store.Insight(ctx, flywheel.InsightARPO, 0)
-	if flywheel.Code(err) == flywheel.ENotFound {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read arpo insights: %w", err)
-	}
-	var in arpo.Insights
-	if err := json.Unmarshal(stored.Body, &in); err != nil {
-		// An unreadable old version (an older layout) must not stop the
-		// loop: carry on as if there were none, and say so.
-		e.logger.Warn("engine: the latest arpo insights do not decode; going on without them", "version", stored.Version, "err", err)
-		return nil, stored.Version, nil
-	}
-	return &in, stored.Version, nil
+	return latest(ctx, e, flywheel.InsightARPO, &e.cachedARPO)
 }
 
 // liveWindow is the engine's copy of the observations inside ARPO's

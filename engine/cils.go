@@ -35,6 +35,7 @@ func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("store cils insights: %w", err)
 	}
+	remember(e, &e.cachedCILS, in, stored.Version)
 	if err := e.recordTrainingOutcomes(ctx, runs); err != nil {
 		return stored, err
 	}
@@ -47,21 +48,7 @@ func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
 // latestCILS returns the latest stored CILS insights and their version,
 // or nil and 0 when there are none.
 func (e *Engine) latestCILS(ctx context.Context) (*cils.Insights, int64, error) {
-	stored, err := e.store.Insight(ctx, flywheel.InsightCILS, 0)
-	if flywheel.Code(err) == flywheel.ENotFound {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read cils insights: %w", err)
-	}
-	var in cils.Insights
-	if err := json.Unmarshal(stored.Body, &in); err != nil {
-		// An unreadable old version (an older layout) must not stop the
-		// loop: learn as if there were none, and say so.
-		e.logger.Warn("engine: the latest cils insights do not decode; learning without them", "version", stored.Version, "err", err)
-		return nil, stored.Version, nil
-	}
-	return &in, stored.Version, nil
+	return latest(ctx, e, flywheel.InsightCILS, &e.cachedCILS)
 }
 
 // loadRuns reads every stored run, a page at a time.

@@ -7,6 +7,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,6 +77,12 @@ type Engine struct {
 	dirty map[string]bool
 	// live is ARPO's window of observations.
 	live liveWindow
+	// cached holds the latest insights the engine stored or read, decoded:
+	// the engine is their only writer, so the store need not be reread
+	// and a megabyte of JSON need not be decoded on every pass.
+	cachedMu   sync.Mutex
+	cachedCILS *cachedInsight[cils.Insights]
+	cachedARPO *cachedInsight[arpo.Insights]
 	// decideMu serialises decisions, so that two never admit jobs from
 	// the same snapshot.
 	decideMu sync.Mutex
@@ -241,4 +248,44 @@ func (e *Engine) pass(ctx context.Context) {
 		e.logger.Error("engine: decision failed; retrying at the next occasion", "err", err)
 		e.markDirty(decide)
 	}
+}
+
+// cachedInsight is a decoded insight and its version.
+type cachedInsight[T any] struct {
+	in      *T
+	version int64
+}
+
+// latest returns the latest insights of kind and their version, from the
+// cache or else the store (nil and 0 when there are none). An unreadable
+// stored version (an older layout) must not stop the loop: it is logged
+// and the loop goes on as if there were none.
+func latest[T any](ctx context.Context, e *Engine, kind string, slot **cachedInsight[T]) (*T, int64, error) {
+	e.cachedMu.Lock()
+	c := *slot
+	e.cachedMu.Unlock()
+	if c != nil {
+		return c.in, c.version, nil
+	}
+	stored, err := e.store.Insight(ctx, kind, 0)
+	if flywheel.Code(err) == flywheel.ENotFound {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s insights: %w", kind, err)
+	}
+	in := new(T)
+	if err := json.Unmarshal(stored.Body, in); err != nil {
+		e.logger.Warn("engine: the latest insights do not decode; going on without them", "kind", kind, "version", stored.Version, "err", err)
+		return nil, stored.Version, nil
+	}
+	remember(e, slot, in, stored.Version)
+	return in, stored.Version, nil
+}
+
+// remember caches the latest insights of a kind.
+func remember[T any](e *Engine, slot **cachedInsight[T], in *T, version int64) {
+	e.cachedMu.Lock()
+	*slot = &cachedInsight[T]{in: in, version: version}
+	e.cachedMu.Unlock()
 }

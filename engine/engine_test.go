@@ -58,7 +58,7 @@ func history(target string, scores ...float64) []flywheel.Run {
 	return runs
 }
 
-func latest(t *testing.T, db *sqlite.DB) (flywheel.Insight, cils.Insights) {
+func latestStored(t *testing.T, db *sqlite.DB) (flywheel.Insight, cils.Insights) {
 	t.Helper()
 	stored, err := db.Insight(t.Context(), flywheel.InsightCILS, 0)
 	if err != nil {
@@ -83,7 +83,7 @@ func TestNotifyLearnsAndStoresVersions(t *testing.T) {
 	stable := history("fwd_ret_5d_AAPL", 0.10, 0.10, 0.10, 0.10, 0.10, 0.10)
 	report(t, db, e, stable)
 	v1 := waitVersion(t, db, 1)
-	if _, in := latest(t, db); in.Runs != 6 || len(in.DegradingTargets) != 0 {
+	if _, in := latestStored(t, db); in.Runs != 6 || len(in.DegradingTargets) != 0 {
 		t.Errorf("version %d: runs %d, degrading %d; want 6 runs and none degrading", v1.Version, in.Runs, len(in.DegradingTargets))
 	}
 
@@ -91,7 +91,7 @@ func TestNotifyLearnsAndStoresVersions(t *testing.T) {
 	drop := history("fwd_ret_5d_AAPL", 0.10, 0.10, 0.10, 0.10, 0.10, 0.10, 0.08)[6:]
 	report(t, db, e, drop)
 	waitVersion(t, db, 2)
-	_, in := latest(t, db)
+	_, in := latestStored(t, db)
 	if len(in.DegradingTargets) != 1 || in.DegradingTargets[0].Target != "fwd_ret_5d_AAPL" {
 		t.Fatalf("degrading = %+v, want fwd_ret_5d_AAPL", in.DegradingTargets)
 	}
@@ -119,7 +119,7 @@ func TestCatchUpAtStart(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	<-done
-	if stored, _ := latest(t, db); stored.Version != 1 {
+	if stored, _ := latestStored(t, db); stored.Version != 1 {
 		t.Errorf("a restart with no new runs stored version %d", stored.Version)
 	}
 }

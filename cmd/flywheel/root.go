@@ -85,6 +85,7 @@ func newRootCmd(e *env) *cobra.Command {
 		newSignalsCmd(e),
 		newPlanCmd(e),
 		newHealthCmd(e),
+		newTrainCmd(e),
 	)
 	root.AddCommand(newLoopCmds(e)...)
 	return root
