@@ -18,6 +18,7 @@ func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
 	if err != nil {
 		return flywheel.Insight{}, err
 	}
+	e.rememberLastTrained(runs)
 	prev, prevVersion, err := e.latestCILS(ctx)
 	if err != nil {
 		return flywheel.Insight{}, err
@@ -67,4 +68,21 @@ func loadRuns(ctx context.Context, store flywheel.RunStore) ([]flywheel.Run, err
 		last := runs[len(runs)-1]
 		f.Before = &flywheel.RunCursor{StartedAt: last.StartedAt, RunID: last.RunID}
 	}
+}
+
+// rememberLastTrained keeps, per model, when its latest successful run
+// finished, for the decisions: runs change only when CILS learns.
+func (e *Engine) rememberLastTrained(runs []flywheel.Run) {
+	last := make(map[flywheel.ModelKey]time.Time)
+	for _, r := range runs {
+		if r.Status != flywheel.RunSucceeded || r.FinishedAt == nil {
+			continue
+		}
+		if t := *r.FinishedAt; t.After(last[r.ModelKey]) {
+			last[r.ModelKey] = t
+		}
+	}
+	e.cachedMu.Lock()
+	e.lastTrained = last
+	e.cachedMu.Unlock()
 }

@@ -159,8 +159,18 @@ func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywh
 	return snap, recent, nil
 }
 
-// modelStates records when each model was last trained.
+// modelStates records when each model was last trained: from the last
+// CILS pass, which read every run, or else from the store.
 func (e *Engine) modelStates(ctx context.Context, state func(flywheel.ModelKey) *orchestrator.ModelState) error {
+	e.cachedMu.Lock()
+	last := e.lastTrained
+	e.cachedMu.Unlock()
+	if last != nil {
+		for k, t := range last {
+			state(k).LastTrained = &t
+		}
+		return nil
+	}
 	f := flywheel.ModelFilter{Limit: page}
 	for {
 		models, err := e.store.Models(ctx, f)

@@ -83,6 +83,9 @@ type Engine struct {
 	cachedMu   sync.Mutex
 	cachedCILS *cachedInsight[cils.Insights]
 	cachedARPO *cachedInsight[arpo.Insights]
+	// lastTrained is when each model's latest successful run finished, as
+	// of the last CILS pass; nil before the first.
+	lastTrained map[flywheel.ModelKey]time.Time
 	// decideMu serialises decisions, so that two never admit jobs from
 	// the same snapshot.
 	decideMu sync.Mutex
