@@ -4,41 +4,14 @@ import (
 	"encoding/csv"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/flywheel-ml/flywheel/prices"
-)
 
-// sharedData finds ../shared/data (next to the repository) by walking up
-// from the package directory. The folder holds third-party files that must
-// not be copied into the repository, so a clone without it skips, except
-// under CI=true where a skip would hide a broken setup.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared/data/%s not found above the package directory; CI must provide ../shared/data", rel)
-	}
-	t.Skipf("skipping: shared/data/%s not found above the package directory (it lives next to the repository, see ../shared/data/README.md)", rel)
-	return ""
-}
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
+)
 
 var (
 	stocksOnce sync.Once
@@ -49,7 +22,7 @@ var (
 // stockReturns reads pypfopt/stock_prices_2018.csv once for all tests.
 func stockReturns(t testing.TB) *prices.Returns {
 	t.Helper()
-	path := sharedData(t, "pypfopt/stock_prices_2018.csv")
+	path := shareddata.Path(t, "pypfopt/stock_prices_2018.csv")
 	stocksOnce.Do(func() {
 		f, err := os.Open(path)
 		if err != nil {
@@ -122,7 +95,7 @@ func TestReferenceHRP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := readWeights(t, sharedData(t, "pypfopt/weights_hrp.csv"))
+	want := readWeights(t, shareddata.Path(t, "pypfopt/weights_hrp.csv"))
 	if len(want) != len(r.Assets) {
 		t.Fatalf("reference has %d weights for %d assets", len(want), len(r.Assets))
 	}

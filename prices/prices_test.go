@@ -4,39 +4,12 @@ import (
 	"errors"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// sharedData finds ../shared/data (next to the repository) by walking up
-// from the package directory. The folder holds third-party files that must
-// not be copied into the repository, so a clone without it skips, except
-// under CI=true where a skip would hide a broken setup.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared/data/%s not found above the package directory; CI must provide ../shared/data", rel)
-	}
-	t.Skipf("skipping: shared/data/%s not found above the package directory (it lives next to the repository, see ../shared/data/README.md)", rel)
-	return ""
-}
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
+)
 
 func readFile(t testing.TB, path string) *Table {
 	t.Helper()
@@ -134,7 +107,7 @@ func TestReadErrors(t *testing.T) {
 
 func TestReadSharedData(t *testing.T) {
 	t.Parallel()
-	tab := readFile(t, sharedData(t, "pypfopt/stock_prices_2018.csv"))
+	tab := readFile(t, shareddata.Path(t, "pypfopt/stock_prices_2018.csv"))
 	// Shape as ../shared/data/README.md states it.
 	if got, want := len(tab.Dates), 7126; got != want {
 		t.Errorf("rows = %d, want %d", got, want)

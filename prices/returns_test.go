@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
 )
 
 func mustRead(t *testing.T, in string) *Table {
@@ -102,7 +104,7 @@ func TestLogReturns(t *testing.T) {
 
 func TestReturnsSharedData(t *testing.T) {
 	t.Parallel()
-	tab := readFile(t, sharedData(t, "pypfopt/stock_prices_2018.csv"))
+	tab := readFile(t, shareddata.Path(t, "pypfopt/stock_prices_2018.csv"))
 	r := tab.Returns()
 	// Only the first row has no return at all: AAPL, GE and others trade
 	// from the first day.

@@ -3,45 +3,18 @@ package regime
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/flywheel-ml/flywheel/prices"
-)
 
-// sharedData finds ../shared/data (next to the repository) by walking up
-// from the package directory. The folder holds third-party files that must
-// not be copied into the repository, so a clone without it skips, except
-// under CI=true where a skip would hide a broken setup.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared/data/%s not found above the package directory; CI must provide ../shared/data", rel)
-	}
-	t.Skipf("skipping: shared/data/%s not found above the package directory (it lives next to the repository, see ../shared/data/README.md)", rel)
-	return ""
-}
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
+)
 
 // spyReturns reads SPY's daily log returns, or simple returns if simple.
 func spyReturns(t testing.TB, simple bool) prices.Series {
 	t.Helper()
-	f, err := os.Open(sharedData(t, "pypfopt/spy_prices_2018.csv"))
+	f, err := os.Open(shareddata.Path(t, "pypfopt/spy_prices_2018.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/flywheel-ml/flywheel/internal/heapwatch"
 	"github.com/flywheel-ml/flywheel/prices"
+
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
 )
 
 // BenchmarkTrainStockPrices2024 is the figure for `flywheel train` on one
@@ -15,7 +17,7 @@ import (
 // trains fwd_ret_5d_AAPL. Besides time it reports the peak heap above
 // what was live before the loop.
 func BenchmarkTrainStockPrices2024(b *testing.B) {
-	path := sharedData(b, "pypfopt/stock_prices_2024.csv")
+	path := shareddata.Path(b, "pypfopt/stock_prices_2024.csv")
 	s := DefaultSettings()
 	s.Folds = 5
 	base := heapwatch.Live()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,35 +12,9 @@ import (
 
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/prices"
-)
 
-// sharedData finds ../shared/data (next to the repository) by walking up
-// from the package directory. The folder holds third-party files that must
-// not be copied into the repository, so a clone without it skips, except
-// under CI=true where a skip would hide a broken setup.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared/data/%s not found above the package directory; CI must provide ../shared/data", rel)
-	}
-	t.Skipf("skipping: shared/data/%s not found above the package directory (it lives next to the repository, see ../shared/data/README.md)", rel)
-	return ""
-}
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
+)
 
 var (
 	stocksOnce sync.Once
@@ -52,7 +25,7 @@ var (
 // stockPrices2024 reads stock_prices_2024.csv once for all tests.
 func stockPrices2024(t testing.TB) *prices.Table {
 	t.Helper()
-	path := sharedData(t, "pypfopt/stock_prices_2024.csv")
+	path := shareddata.Path(t, "pypfopt/stock_prices_2024.csv")
 	stocksOnce.Do(func() {
 		f, err := os.Open(path)
 		if err != nil {

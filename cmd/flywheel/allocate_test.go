@@ -15,35 +15,9 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
-)
 
-// sharedData finds ../shared/data (next to the repository) by walking up
-// from the package directory. The folder holds third-party files that must
-// not be copied into the repository, so a clone without it skips, except
-// under CI=true where a skip would hide a broken setup.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared/data/%s not found above the package directory; CI must provide ../shared/data", rel)
-	}
-	t.Skipf("skipping: shared/data/%s not found above the package directory (it lives next to the repository, see ../shared/data/README.md)", rel)
-	return ""
-}
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
+)
 
 // runCmd runs the command newCmd builds, in-process, and returns what it
 // printed and its error.
@@ -83,7 +57,7 @@ func relClose(got, want, tol float64) bool {
 
 func TestAllocateReferenceMinVolatility(t *testing.T) {
 	t.Parallel()
-	path := sharedData(t, "pypfopt/stock_prices_2018.csv")
+	path := shareddata.Path(t, "pypfopt/stock_prices_2018.csv")
 	got := allocateJSON(t, "--prices", path, "--method", "min-volatility", "--cov", "sample", "--rf", "0.02")
 	checkPerformance(t, "min volatility", got, 0.15056821399482578, 0.15915084514118694, 0.8204054077060996)
 	sum := 0.0
@@ -100,8 +74,8 @@ func TestAllocateReferenceMinVolatility(t *testing.T) {
 
 func TestAllocateReferenceHRP(t *testing.T) {
 	t.Parallel()
-	path := sharedData(t, "pypfopt/stock_prices_2018.csv")
-	want := readWeights(t, sharedData(t, "pypfopt/weights_hrp.csv"))
+	path := shareddata.Path(t, "pypfopt/stock_prices_2018.csv")
+	want := readWeights(t, shareddata.Path(t, "pypfopt/weights_hrp.csv"))
 	got := allocateJSON(t, "--prices", path, "--method", "hrp", "--rf", "0.02")
 	if len(got.Weights) != len(want) {
 		t.Fatalf("%d weights, reference has %d", len(got.Weights), len(want))

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
 )
 
 // TestRegimesSPY checks what anyone would check of a regime model on the
@@ -15,7 +17,7 @@ import (
 // famously quiet 2017 is mostly calm.
 func TestRegimesSPY(t *testing.T) {
 	t.Parallel()
-	path := sharedData(t, "pypfopt/spy_prices_2018.csv")
+	path := shareddata.Path(t, "pypfopt/spy_prices_2018.csv")
 	out, _, err := runCmd(t, newRegimesCmd, "", "--prices", path, "--column", "SPY", "--states", "2", "--json")
 	if err != nil {
 		t.Fatal(err)

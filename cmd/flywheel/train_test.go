@@ -16,6 +16,8 @@ import (
 	"github.com/flywheel-ml/flywheel/httpapi"
 	"github.com/flywheel-ml/flywheel/sqlite"
 	"github.com/flywheel-ml/flywheel/train"
+
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
 )
 
 // runTrainCmd runs `flywheel train` in-process with the given environment
@@ -170,7 +172,7 @@ func TestTrainCmdPostsToAPI(t *testing.T) {
 // 5 folds, ridge, with the leak planted and flagged.
 func TestTrainCmdStockPrices2024(t *testing.T) {
 	t.Parallel()
-	prices := sharedData(t, "pypfopt/stock_prices_2024.csv")
+	prices := shareddata.Path(t, "pypfopt/stock_prices_2024.csv")
 	path := filepath.Join(t.TempDir(), "run.json")
 	_, stderr, err := runTrainCmd(t, nil, "", "--prices", prices, "--target", "fwd_ret_5d_AAPL", "--model-family", "ridge",
 		"--folds", "5", "--leaky", "--out", path)
