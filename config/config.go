@@ -48,6 +48,54 @@ type Config struct {
 	// Orchestrator holds the decision weights, the scheduler's limits and
 	// the budget (see package orchestrator).
 	Orchestrator orchestrator.Config `yaml:"orchestrator"`
+	// PipelineConfigDir is the training pipeline's config directory, which
+	// jobs are given as {config_dir} and $FLYWHEEL_CONFIG_DIR.
+	PipelineConfigDir string `yaml:"pipeline_config_dir"`
+	// Executor runs the admitted jobs.
+	Executor ExecutorConfig `yaml:"executor"`
+}
+
+// Executor kinds.
+const (
+	ExecutorNone  = "none"
+	ExecutorLocal = "local"
+	ExecutorSlurm = "slurm"
+)
+
+// ExecutorConfig says where and how admitted jobs run.
+type ExecutorConfig struct {
+	// Kind is none (jobs wait in admitted), local (child processes of the
+	// daemon) or slurm.
+	Kind string `yaml:"kind"`
+	// Command is the training command template: {target}, {model_family},
+	// {job_id} and {config_dir} are replaced; the job also gets the
+	// FLYWHEEL_* environment variables.
+	Command string `yaml:"command"`
+	// StateDir holds a directory per job (logs, result file).
+	StateDir string `yaml:"state_dir"`
+	// MaxConcurrent bounds the local executor's processes (0: the CPUs).
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// API is the URL jobs report to; empty means the daemon's own address.
+	API string `yaml:"api"`
+	// TokenEnv names the environment variable holding the token jobs get.
+	TokenEnv string `yaml:"token_env"`
+	// PollInterval is the time between the runner's rounds.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// HeartbeatTimeout is how long a job may go without a sign of life.
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	// Retry is the retry policy by failure class.
+	Retry flywheel.RetryPolicy `yaml:"retry"`
+	// Slurm configures the slurm kind.
+	Slurm SlurmConfig `yaml:"slurm"`
+}
+
+// SlurmConfig configures the Slurm executor.
+type SlurmConfig struct {
+	Partition string   `yaml:"partition"`
+	Account   string   `yaml:"account"`
+	ExtraArgs []string `yaml:"extra_args"`
+	// SlurmConf is passed to the Slurm commands as SLURM_CONF.
+	SlurmConf string `yaml:"slurm_conf"`
 }
 
 // LearnersConfig configures when the learners run and their thresholds.
@@ -110,7 +158,14 @@ func Default() Config {
 			CILS:     cils.DefaultConfig(),
 			ARPO:     arpo.DefaultConfig(),
 		},
-		Orchestrator: orchestrator.DefaultConfig(),
+		Orchestrator:      orchestrator.DefaultConfig(),
+		PipelineConfigDir: "CONFIG",
+		Executor: ExecutorConfig{
+			Kind:             ExecutorNone,
+			StateDir:         "flywheel-jobs",
+			PollInterval:     5 * time.Second,
+			HeartbeatTimeout: 10 * time.Minute,
+		},
 	}
 }
 
@@ -270,6 +325,7 @@ func (c *Config) Validate() error {
 	if err := c.Orchestrator.Validate(); err != nil {
 		errs = append(errs, prefixField("orchestrator", err))
 	}
+	c.validateExecutor(add)
 	if m := c.Learners.Market; (m.Prices == "") != (m.Column == "") {
 		add("learners.market", "needs both prices and column")
 	}
@@ -347,4 +403,34 @@ func prefixField(prefix string, err error) error {
 		return fmt.Errorf("%s.%s: %s", prefix, fe.Field, fe.Message)
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+func (c *Config) validateExecutor(add func(field, format string, args ...any)) {
+	x := c.Executor
+	switch x.Kind {
+	case ExecutorNone:
+		return
+	case ExecutorLocal, ExecutorSlurm:
+	default:
+		add("executor.kind", "%q is not one of none, local, slurm", x.Kind)
+		return
+	}
+	if strings.TrimSpace(x.Command) == "" {
+		add("executor.command", "is required with executor %s", x.Kind)
+	}
+	if x.StateDir == "" {
+		add("executor.state_dir", "is required with executor %s", x.Kind)
+	}
+	if strings.TrimSpace(c.PipelineConfigDir) == "" {
+		add("pipeline_config_dir", "is required with executor %s", x.Kind)
+	}
+	if x.MaxConcurrent < 0 {
+		add("executor.max_concurrent", "must not be negative")
+	}
+	if x.PollInterval < 10*time.Millisecond {
+		add("executor.poll_interval", "%s is under 10ms", x.PollInterval)
+	}
+	if x.HeartbeatTimeout < time.Second {
+		add("executor.heartbeat_timeout", "%s is under one second", x.HeartbeatTimeout)
+	}
 }

@@ -311,6 +311,12 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, si
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		return nil
 	}
+	if w, ok := out.(io.Writer); ok { // a body that is not JSON: a log
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return fmt.Errorf("%s %s: read response: %w", method, u, err)
+		}
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode response: %w", method, u, err)
 	}
@@ -457,4 +463,26 @@ func (c *Client) Plan(ctx context.Context, out any) error {
 // LoopHealth decodes the loop's health into out.
 func (c *Client) LoopHealth(ctx context.Context, out any) error {
 	return c.get(ctx, "/api/v1/health/loop", nil, out)
+}
+
+// JobLogs returns the tail of a job's log.
+func (c *Client) JobLogs(ctx context.Context, id string) ([]byte, error) {
+	var buf bytes.Buffer
+	err := c.do(ctx, http.MethodGet, "/api/v1/jobs/"+url.PathEscape(id)+"/logs", nil, 0, "", &buf)
+	return buf.Bytes(), err
+}
+
+// Outcomes lists what jobs achieved, newest first.
+func (c *Client) Outcomes(ctx context.Context, f flywheel.OutcomeFilter) ([]flywheel.Outcome, error) {
+	q := url.Values{}
+	if f.Model != nil {
+		q.Set("target", f.Model.Target)
+		q.Set("model_family", f.Model.ModelFamily)
+	}
+	setParam(q, "kind", f.Kind)
+	setTimeParam(q, "since", f.Since)
+	setLimit(q, f.Limit)
+	var page outcomeList
+	err := c.get(ctx, "/api/v1/outcomes", q, &page)
+	return page.Outcomes, err
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"math"
 	"net/http"
 	"time"
@@ -178,4 +179,54 @@ func handleView(view ViewFunc, what string) http.HandlerFunc {
 		}
 		encode(w, r, http.StatusOK, v)
 	}
+}
+
+// maxLogBytes bounds what one request returns of a job's log: the tail.
+const maxLogBytes = 4 << 20
+
+// handleJobLogs returns the tail of a job's log as text.
+func handleJobLogs(logs func(ctx context.Context, id string) (io.ReadCloser, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if logs == nil {
+			writeError(w, r, flywheel.Errorf(flywheel.EUnavailable, "this daemon runs no executor, so jobs have no logs here"))
+			return
+		}
+		rc, err := logs(r.Context(), chi.URLParam(r, "id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer rc.Close()
+		tail, err := readTail(rc, maxLogBytes)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(tail)
+	}
+}
+
+// readTail reads r to its end and keeps the last n bytes.
+func readTail(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, 64<<10)
+	chunk := make([]byte, 64<<10)
+	for {
+		k, err := r.Read(chunk)
+		buf = append(buf, chunk[:k]...)
+		if len(buf) > 2*n {
+			buf = append(buf[:0], buf[len(buf)-n:]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(buf) > n {
+		buf = buf[len(buf)-n:]
+	}
+	return buf, nil
 }

@@ -135,3 +135,31 @@ func handleGetAudit(store flywheel.AuditStore) http.HandlerFunc {
 		encode(w, r, http.StatusOK, auditList{Entries: entries})
 	}
 }
+
+type outcomeList struct {
+	Outcomes []flywheel.Outcome `json:"outcomes"`
+}
+
+// handleGetOutcomes lists what jobs achieved, newest first.
+func handleGetOutcomes(store flywheel.OutcomeStore) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := newQuery(r, "target", "model_family", "kind", "since", "limit")
+		f := flywheel.OutcomeFilter{Model: q.model(), Kind: q.values.Get("kind"), Since: q.time("since"), Limit: q.limit(defaultLimit)}
+		if f.Kind != "" && f.Kind != flywheel.OutcomeTraining && f.Kind != flywheel.OutcomeLive {
+			q.fail(flywheel.FieldError("kind", "%q is not one of training, live", truncate(f.Kind, 64)))
+		}
+		if q.err != nil {
+			writeError(w, r, q.err)
+			return
+		}
+		outs, err := store.Outcomes(r.Context(), f)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if outs == nil {
+			outs = []flywheel.Outcome{}
+		}
+		encode(w, r, http.StatusOK, outcomeList{Outcomes: outs})
+	}
+}

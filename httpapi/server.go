@@ -10,6 +10,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -44,6 +45,8 @@ type Config struct {
 	OnIngest func(kind string, res flywheel.IngestResult)
 	// Cancel cancels a job where it runs; nil answers 503 to a cancel.
 	Cancel CancelFunc
+	// Logs opens a job's log; nil answers 503.
+	Logs func(ctx context.Context, id string) (io.ReadCloser, error)
 	// Plan returns what the scheduler would do now, without acting, and
 	// Health the loop's health; nil answers 503.
 	Plan   ViewFunc
@@ -64,6 +67,7 @@ type server struct {
 	startedAt time.Time
 	onIngest  func(kind string, res flywheel.IngestResult)
 	cancel    CancelFunc
+	logs      func(ctx context.Context, id string) (io.ReadCloser, error)
 	plan      ViewFunc
 	health    ViewFunc
 	now       func() time.Time
@@ -100,6 +104,7 @@ func newServer(cfg Config) *server {
 		startedAt: now().UTC(),
 		onIngest:  cfg.OnIngest,
 		cancel:    cfg.Cancel,
+		logs:      cfg.Logs,
 		plan:      cfg.Plan,
 		health:    cfg.Health,
 		now:       now,

@@ -92,11 +92,24 @@ func newJobsCmd(e *env) *cobra.Command {
 		},
 	}
 	cancel.Flags().StringVar(&reason, "reason", "", "why, for the audit log")
-	for _, c := range []*cobra.Command{show, cancel} {
+	logs := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print the tail of a job's log",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := cf.client().JobLogs(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			_, err = e.stdout.Write(b)
+			return err
+		},
+	}
+	for _, c := range []*cobra.Command{show, cancel, logs} {
 		cf.register(c, e)
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(show, cancel)
+	cmd.AddCommand(show, cancel, logs)
 	return cmd
 }
 

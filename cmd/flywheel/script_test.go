@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/flywheel-ml/flywheel/internal/shareddata"
 )
 
 func TestMain(m *testing.M) {
@@ -20,6 +22,14 @@ func TestMain(m *testing.M) {
 		"flywheel": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)) },
 	})
 }
+
+// prices2024 is the real price file the end-to-end script trains on, or
+// "" when ../shared/data is not there (the script then skips, [shareddata]).
+var prices2024 = func() string {
+	wd, _ := os.Getwd()
+	p, _ := shareddata.Find(wd, "pypfopt/stock_prices_2024.csv")
+	return p
+}()
 
 // TestScripts runs the CLI scripts in testdata/script. Each script gets a
 // free loopback address in $ADDR, with $FLYWHEEL_API pointing at it.
@@ -35,7 +45,25 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("ADDR", addr)
 			env.Setenv("FLYWHEEL_API", "http://"+addr)
+			if prices2024 != "" {
+				// Jobs run in the daemon's directory, $WORK.
+				if err := os.Symlink(prices2024, filepath.Join(env.WorkDir, "stock_prices_2024.csv")); err != nil {
+					return err
+				}
+			}
 			return writeRecentLive(env.WorkDir, time.Now().UTC())
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond != "shareddata" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if prices2024 != "" {
+				return true, nil
+			}
+			if os.Getenv("CI") == "true" {
+				return false, fmt.Errorf("../shared/data not found; CI must provide it")
+			}
+			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitready": cmdWaitReady,
@@ -135,6 +163,18 @@ func writeRecentLive(dir string, now time.Time) error {
 	deployed := day.AddDate(0, 0, -60).Format(time.RFC3339)
 	deps := fmt.Sprintf(`[{"target": "fwd_ret_5d_AAPL", "model_family": "ridge", "model_version": "v1", "deployed_at": %q},
  {"target": "fwd_ret_5d_MSFT", "model_family": "ridge", "model_version": "v1", "deployed_at": %q}]`, deployed, deployed)
+	var jpm strings.Builder
+	for i := 40; i >= 1; i-- {
+		ts := day.AddDate(0, 0, -i).Add(21 * time.Hour).Format(time.RFC3339)
+		fmt.Fprintf(&jpm, `{"ts": %q, "target": "fwd_ret_5d_JPM", "model_family": "ridge", "model_version": "v1", "symbol": "JPM", "pnl": %g, "expected_pnl": 0.003, "position": 1}`+"\n", ts, -0.004+0.002*float64(i%3-1))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "losing-jpm.ndjson"), []byte(jpm.String()), 0o644); err != nil {
+		return err
+	}
+	jpmDep := fmt.Sprintf(`{"target": "fwd_ret_5d_JPM", "model_family": "ridge", "model_version": "v1", "run_id": "j6", "deployed_at": %q}`, deployed)
+	if err := os.WriteFile(filepath.Join(dir, "jpm-deployment.json"), []byte(jpmDep), 0o644); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "recent-live.ndjson"), []byte(live.String()), 0o644); err != nil {
 		return err
 	}

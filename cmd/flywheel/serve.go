@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/config"
 	"github.com/flywheel-ml/flywheel/engine"
 	"github.com/flywheel-ml/flywheel/httpapi"
+	"github.com/flywheel-ml/flywheel/runner"
 	"github.com/flywheel-ml/flywheel/sqlite"
 )
 
@@ -67,7 +70,18 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			logger.Error("close learning database", "err", err)
 		}
 	}()
-	eng, err := engine.New(engine.Config{
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	var eng *engine.Engine
+	notify := func(kind string, res flywheel.IngestResult) { eng.Notify(kind, res) }
+	run, err := newRunner(cfg, store, logger, "http://"+addr, notify)
+	if err != nil {
+		return err
+	}
+	eng, err = engine.New(engine.Config{
 		Store:        store,
 		Logger:       logger,
 		CILS:         cfg.Learners.CILS,
@@ -75,49 +89,43 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Market:       marketLoader(cfg.Learners.Market),
 		Orchestrator: cfg.Orchestrator,
 		Interval:     cfg.Learners.Interval,
+		OnJobs: func() {
+			if run != nil {
+				run.Notify()
+			}
+		},
 	})
 	if err != nil {
 		return err
 	}
-	tokens := make([]httpapi.Token, len(cfg.Tokens))
-	for i, t := range cfg.Tokens {
-		tokens[i] = httpapi.Token{Name: t.Name, Secret: t.Secret, Role: httpapi.Role(t.Role)}
-	}
-	handler := httpapi.NewServer(httpapi.Config{
-		Store:        store,
-		Logger:       logger,
-		Tokens:       tokens,
-		MaxBodyBytes: cfg.API.MaxBodyBytes,
-		Version:      versionString(),
-		OnIngest:     eng.Notify,
-		Plan: func(ctx context.Context) (any, error) {
-			return eng.Decide(ctx, false)
-		},
-		Health: func(ctx context.Context) (any, error) {
-			return eng.Health(ctx)
-		},
-	})
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	addr := ln.Addr().String()
-	if len(cfg.Tokens) == 0 {
-		logger.Warn("no tokens configured: the API is open to every local user, so it listens on loopback only", "addr", addr)
-	}
-	logger.Info("flywheel serving", "addr", addr, "db", cfg.DB, "version", versionString())
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           newHandler(cfg, store, logger, eng, run),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	engineCtx, stopEngine := context.WithCancel(ctx)
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- eng.Run(engineCtx) }()
+	if len(cfg.Tokens) == 0 {
+		logger.Warn("no tokens configured: the API is open to every local user, so it listens on loopback only", "addr", addr)
+	}
+	logger.Info("flywheel serving", "addr", addr, "db", cfg.DB, "executor", cfg.Executor.Kind, "version", versionString())
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	background := func(run func(context.Context) error) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := run(bgCtx); err != nil {
+				logger.Error("background loop stopped", "err", err)
+			}
+		}()
+	}
+	background(eng.Run)
+	if run != nil {
+		background(run.Run)
+	}
 	defer func() {
-		stopEngine()
-		<-engineDone
+		stopBackground()
+		bg.Wait()
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -136,4 +144,33 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// newHandler assembles the daemon's HTTP interface.
+func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, eng *engine.Engine, run *runner.Runner) http.Handler {
+	tokens := make([]httpapi.Token, len(cfg.Tokens))
+	for i, t := range cfg.Tokens {
+		tokens[i] = httpapi.Token{Name: t.Name, Secret: t.Secret, Role: httpapi.Role(t.Role)}
+	}
+	return httpapi.NewServer(httpapi.Config{
+		Store:        store,
+		Logger:       logger,
+		Tokens:       tokens,
+		MaxBodyBytes: cfg.API.MaxBodyBytes,
+		Version:      versionString(),
+		OnIngest: func(kind string, res flywheel.IngestResult) {
+			eng.Notify(kind, res)
+			if kind == "runs" && run != nil {
+				run.Notify() // a job may have reported its run
+			}
+		},
+		Cancel: canceller(run, store),
+		Logs:   jobLogs(run),
+		Plan: func(ctx context.Context) (any, error) {
+			return eng.Decide(ctx, false)
+		},
+		Health: func(ctx context.Context) (any, error) {
+			return eng.Health(ctx)
+		},
+	})
 }

@@ -20,20 +20,28 @@ func Path(tb testing.TB, rel string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for {
-		p := filepath.Join(dir, "shared", "data", rel)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
+	if p, ok := Find(dir, rel); ok {
+		return p
 	}
 	if os.Getenv("CI") == "true" {
 		tb.Fatalf("shared/data/%s not found above the package directory; CI must provide ../shared/data", rel)
 	}
 	tb.Skipf("skipping: shared/data/%s not found above the package directory (it lives next to the repository, see ../shared/data/README.md)", rel)
 	return ""
+}
+
+// Find returns the path of shared/data/rel and whether it exists, looking
+// up from dir as Path does, without a test to skip.
+func Find(dir, rel string) (string, bool) {
+	for {
+		p := filepath.Join(dir, "shared", "data", rel)
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
 }
