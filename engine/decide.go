@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/orchestrator"
+	"github.com/flywheel-ml/flywheel/propagate"
 )
 
 // ledgerDays is how far back the budget ledger is read: the budget day
@@ -72,10 +74,17 @@ func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent ma
 		}
 	}
 	for _, j := range plan.Jobs {
+		// The config comes first: the job must train with it.
+		e.applyConfig(ctx, j)
 		if _, err := e.store.CreateJob(ctx, j); err != nil && flywheel.Code(err) != flywheel.EConflict {
 			return fmt.Errorf("create job %s: %w", j.ID, err)
 		}
 		e.logger.Info("job admitted", "job", j.ID, "model", j.ModelKey.String(), "priority", j.Priority)
+	}
+	if e.config != nil {
+		if _, err := e.config.EvaluateCanaries(ctx, actorLoop); err != nil {
+			e.logger.Error("engine: canary evaluation failed", "err", err)
+		}
 	}
 	if len(plan.Jobs) > 0 && e.onJobs != nil {
 		e.onJobs()
@@ -240,4 +249,42 @@ func (e *Engine) ledger(ctx context.Context, jobs []flywheel.Job, now time.Time)
 		out = append(out, orchestrator.Settlement(j, run, at))
 	}
 	return out, nil
+}
+
+// actorLoop names the loop itself in the audit log.
+const actorLoop = "flywheel"
+
+// applyConfig writes a job's learned config updates into the pipeline's
+// files. A refused update (quarantined, pinned, nothing to change,
+// invalid) does not stop the job: it trains with the config as it is,
+// and the refusal is logged.
+func (e *Engine) applyConfig(ctx context.Context, j flywheel.Job) {
+	if e.config == nil || len(j.Spec) == 0 {
+		return
+	}
+	var spec orchestrator.JobSpec
+	if err := json.Unmarshal(j.Spec, &spec); err != nil {
+		e.logger.Error("engine: job spec does not decode", "job", j.ID, "err", err)
+		return
+	}
+	for _, u := range spec.ConfigUpdates {
+		raw, err := json.Marshal(u)
+		if err != nil {
+			continue
+		}
+		doc, err := propagate.DecodeUpdate(raw)
+		if err != nil {
+			e.logger.Error("engine: config update does not decode", "job", j.ID, "err", err)
+			continue
+		}
+		ch, err := e.config.Apply(ctx, doc, actorLoop, propagate.ApplyOptions{
+			SignalIDs: []string{spec.SignalID}, Targets: []string{u.Target},
+			Reason: fmt.Sprintf("retrain of %s (job %s, priority %.3f)", j.ModelKey, j.ID, j.Priority),
+		})
+		if err != nil {
+			e.logger.Info("config update not applied", "job", j.ID, "source", u.Source, "reason", err)
+			continue
+		}
+		e.logger.Info("config change", "job", j.ID, "change", ch.ID, "state", ch.State, "source", u.Source)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/cils"
 	"github.com/flywheel-ml/flywheel/orchestrator"
+	"github.com/flywheel-ml/flywheel/propagate"
 )
 
 // Defaults for Config.
@@ -45,6 +46,9 @@ type Config struct {
 	// OnJobs, when set, is called after a decision created jobs, so that
 	// the executor picks them up at once.
 	OnJobs func()
+	// Config, when set, writes each admitted job's config updates into the
+	// pipeline's files before the job runs, and judges canaries.
+	Config ConfigWriter
 	// LiveWindow is how long a retrained model trades before its live
 	// outcome is measured; 0 means DefaultLiveWindow.
 	LiveWindow time.Duration
@@ -66,6 +70,7 @@ type Engine struct {
 	market     func(context.Context) ([]arpo.MarketPoint, error)
 	orch       orchestrator.Config
 	onJobs     func()
+	config     ConfigWriter
 	liveWindow time.Duration
 	interval   time.Duration
 	debounce   time.Duration
@@ -114,6 +119,7 @@ func New(cfg Config) (*Engine, error) {
 		market:     cfg.Market,
 		orch:       cfg.Orchestrator,
 		onJobs:     cfg.OnJobs,
+		config:     cfg.Config,
 		liveWindow: cfg.LiveWindow,
 		interval:   cfg.Interval,
 		debounce:   cfg.Debounce,
@@ -291,4 +297,10 @@ func remember[T any](e *Engine, slot **cachedInsight[T], in *T, version int64) {
 	e.cachedMu.Lock()
 	*slot = &cachedInsight[T]{in: in, version: version}
 	e.cachedMu.Unlock()
+}
+
+// ConfigWriter is the part of the config propagator the engine uses.
+type ConfigWriter interface {
+	Apply(ctx context.Context, doc propagate.UpdateDoc, actor string, opts propagate.ApplyOptions) (flywheel.ConfigChange, error)
+	EvaluateCanaries(ctx context.Context, actor string) ([]propagate.CanaryResult, error)
 }

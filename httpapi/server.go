@@ -45,6 +45,9 @@ type Config struct {
 	OnIngest func(kind string, res flywheel.IngestResult)
 	// Cancel cancels a job where it runs; nil answers 503 to a cancel.
 	Cancel CancelFunc
+	// Propagator changes the pipeline's config files; nil (a nil
+	// interface, not a nil pointer) answers 503 to every config write.
+	Propagator ConfigPropagator
 	// Logs opens a job's log; nil answers 503.
 	Logs func(ctx context.Context, id string) (io.ReadCloser, error)
 	// Plan returns what the scheduler would do now, without acting, and
@@ -68,6 +71,7 @@ type server struct {
 	onIngest  func(kind string, res flywheel.IngestResult)
 	cancel    CancelFunc
 	logs      func(ctx context.Context, id string) (io.ReadCloser, error)
+	prop      ConfigPropagator
 	plan      ViewFunc
 	health    ViewFunc
 	now       func() time.Time
@@ -105,6 +109,7 @@ func newServer(cfg Config) *server {
 		onIngest:  cfg.OnIngest,
 		cancel:    cfg.Cancel,
 		logs:      cfg.Logs,
+		prop:      cfg.Propagator,
 		plan:      cfg.Plan,
 		health:    cfg.Health,
 		now:       now,

@@ -11,8 +11,9 @@ import (
 func newConfigCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Work with the daemon's configuration file",
+		Short: "Check the daemon's configuration; apply, inspect, approve and roll back changes to the pipeline's",
 	}
+	cmd.AddCommand(newConfigChangeCmds(e)...)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a configuration file, environment overrides included",

@@ -86,6 +86,8 @@ func newRootCmd(e *env) *cobra.Command {
 		newPlanCmd(e),
 		newHealthCmd(e),
 		newTrainCmd(e),
+		newBacktestCmd(e),
+		newPinCmd(e),
 	)
 	root.AddCommand(newLoopCmds(e)...)
 	return root

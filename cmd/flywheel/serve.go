@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/flywheel-ml/flywheel/config"
 	"github.com/flywheel-ml/flywheel/engine"
 	"github.com/flywheel-ml/flywheel/httpapi"
+	"github.com/flywheel-ml/flywheel/propagate"
 	"github.com/flywheel-ml/flywheel/runner"
 	"github.com/flywheel-ml/flywheel/sqlite"
 )
@@ -75,6 +78,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		return fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
+	prop, err := newPropagator(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	if prop != nil {
+		defer prop.Close()
+	}
 	var eng *engine.Engine
 	notify := func(kind string, res flywheel.IngestResult) { eng.Notify(kind, res) }
 	run, err := newRunner(cfg, store, logger, "http://"+addr, notify)
@@ -89,6 +99,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Market:       marketLoader(cfg.Learners.Market),
 		Orchestrator: cfg.Orchestrator,
 		Interval:     cfg.Learners.Interval,
+		Config:       configWriter(prop),
 		OnJobs: func() {
 			if run != nil {
 				run.Notify()
@@ -99,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(cfg, store, logger, eng, run),
+		Handler:           newHandler(cfg, store, logger, eng, run, prop),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -147,7 +158,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 }
 
 // newHandler assembles the daemon's HTTP interface.
-func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, eng *engine.Engine, run *runner.Runner) http.Handler {
+func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, eng *engine.Engine, run *runner.Runner, prop *propagate.Propagator) http.Handler {
 	tokens := make([]httpapi.Token, len(cfg.Tokens))
 	for i, t := range cfg.Tokens {
 		tokens[i] = httpapi.Token{Name: t.Name, Secret: t.Secret, Role: httpapi.Role(t.Role)}
@@ -164,8 +175,9 @@ func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, en
 				run.Notify() // a job may have reported its run
 			}
 		},
-		Cancel: canceller(run, store),
-		Logs:   jobLogs(run),
+		Cancel:     canceller(run, store),
+		Propagator: configPropagator(prop),
+		Logs:       jobLogs(run),
 		Plan: func(ctx context.Context) (any, error) {
 			return eng.Decide(ctx, false)
 		},
@@ -173,4 +185,41 @@ func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, en
 			return eng.Health(ctx)
 		},
 	})
+}
+
+// newPropagator opens the pipeline's config directory for learned and
+// manual config changes; nil when there is none to write to. A daemon
+// that runs jobs creates the directory: its jobs are given it.
+func newPropagator(ctx context.Context, cfg config.Config, store flywheel.Store, logger *slog.Logger) (*propagate.Propagator, error) {
+	dir := cfg.PipelineConfigDir
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if cfg.Executor.Kind == config.ExecutorNone {
+			logger.Info("no pipeline config directory: config changes are refused", "pipeline_config_dir", dir)
+			return nil, nil
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("pipeline config directory: %w", err)
+		}
+	}
+	p, err := propagate.New(ctx, propagate.Config{Dir: dir, Store: store, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline config directory %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// configWriter and configPropagator pass a nil *Propagator on as a nil
+// interface, which the engine and the API test for.
+func configWriter(p *propagate.Propagator) engine.ConfigWriter {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+func configPropagator(p *propagate.Propagator) httpapi.ConfigPropagator {
+	if p == nil {
+		return nil
+	}
+	return p
 }
