@@ -46,6 +46,9 @@ type Config struct {
 	// OnJobs, when set, is called after a decision created jobs, so that
 	// the executor picks them up at once.
 	OnJobs func()
+	// OnPass, when set, hears how long each learner pass ("cils", "arpo")
+	// and each decision ("decide") took, and whether it failed.
+	OnPass func(what string, d time.Duration, err error)
 	// Config, when set, writes each admitted job's config updates into the
 	// pipeline's files before the job runs, and judges canaries.
 	Config ConfigWriter
@@ -71,6 +74,7 @@ type Engine struct {
 	orch       orchestrator.Config
 	onJobs     func()
 	config     ConfigWriter
+	onPass     func(string, time.Duration, error)
 	liveWindow time.Duration
 	interval   time.Duration
 	debounce   time.Duration
@@ -120,6 +124,7 @@ func New(cfg Config) (*Engine, error) {
 		orch:       cfg.Orchestrator,
 		onJobs:     cfg.OnJobs,
 		config:     cfg.Config,
+		onPass:     cfg.OnPass,
 		liveWindow: cfg.LiveWindow,
 		interval:   cfg.Interval,
 		debounce:   cfg.Debounce,
@@ -239,7 +244,10 @@ func (e *Engine) pass(ctx context.Context) {
 		if !dirty {
 			continue
 		}
-		if _, err := l.learn(ctx); err != nil {
+		start := time.Now()
+		_, err := l.learn(ctx)
+		e.observe(l.name, start, err)
+		if err != nil {
 			e.logger.Error("engine: pass failed; retrying at the next occasion", "learner", l.name, "err", err)
 			e.markDirty(l.name)
 			continue
@@ -253,7 +261,10 @@ func (e *Engine) pass(ctx context.Context) {
 	if !due {
 		return
 	}
-	if _, err := e.Decide(ctx, true); err != nil {
+	start := time.Now()
+	_, err := e.Decide(ctx, true)
+	e.observe(decide, start, err)
+	if err != nil {
 		e.logger.Error("engine: decision failed; retrying at the next occasion", "err", err)
 		e.markDirty(decide)
 	}
@@ -303,4 +314,10 @@ func remember[T any](e *Engine, slot **cachedInsight[T], in *T, version int64) {
 type ConfigWriter interface {
 	Apply(ctx context.Context, doc propagate.UpdateDoc, actor string, opts propagate.ApplyOptions) (flywheel.ConfigChange, error)
 	EvaluateCanaries(ctx context.Context, actor string) ([]propagate.CanaryResult, error)
+}
+
+func (e *Engine) observe(what string, start time.Time, err error) {
+	if e.onPass != nil {
+		e.onPass(what, time.Since(start), err)
+	}
 }

@@ -13,12 +13,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/config"
+	"github.com/flywheel-ml/flywheel/dashboard"
 	"github.com/flywheel-ml/flywheel/engine"
 	"github.com/flywheel-ml/flywheel/httpapi"
+	"github.com/flywheel-ml/flywheel/metrics"
+	"github.com/flywheel-ml/flywheel/orchestrator"
 	"github.com/flywheel-ml/flywheel/propagate"
 	"github.com/flywheel-ml/flywheel/runner"
 	"github.com/flywheel-ml/flywheel/sqlite"
@@ -78,7 +83,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		return fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
-	prop, err := newPropagator(ctx, cfg, store, logger)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	st := metrics.InstrumentStore(store, m)
+	prop, err := newPropagator(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
@@ -87,12 +96,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	}
 	var eng *engine.Engine
 	notify := func(kind string, res flywheel.IngestResult) { eng.Notify(kind, res) }
-	run, err := newRunner(cfg, store, logger, "http://"+addr, notify)
+	run, err := newRunner(cfg, st, logger, "http://"+addr, notify)
 	if err != nil {
 		return err
 	}
 	eng, err = engine.New(engine.Config{
-		Store:        store,
+		Store:        st,
+		OnPass:       m.ObserveLearnerPass,
 		Logger:       logger,
 		CILS:         cfg.Learners.CILS,
 		ARPO:         cfg.Learners.ARPO,
@@ -110,7 +120,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newHandler(cfg, store, logger, eng, run, prop),
+		Handler:           newHandler(cfg, st, logger, eng, run, prop, m, reg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -158,11 +168,46 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 }
 
 // newHandler assembles the daemon's HTTP interface.
-func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, eng *engine.Engine, run *runner.Runner, prop *propagate.Propagator) http.Handler {
+func newHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, eng *engine.Engine, run *runner.Runner,
+	prop *propagate.Propagator, m *metrics.Metrics, reg *prometheus.Registry) http.Handler {
 	tokens := make([]httpapi.Token, len(cfg.Tokens))
 	for i, t := range cfg.Tokens {
 		tokens[i] = httpapi.Token{Name: t.Name, Secret: t.Secret, Role: httpapi.Role(t.Role)}
 	}
+	plan := func(ctx context.Context) (*orchestrator.Plan, error) { return eng.Decide(ctx, false) }
+	reg.MustRegister(metrics.NewStateCollector(metrics.CachedState(metrics.DaemonState(store, plan, eng.Health), 15*time.Second, nil), 10*time.Second, logger))
+	api := m.IngestMiddleware(m.InstrumentHandler("api", apiHandler(cfg, store, logger, eng, run, prop, tokens)))
+	dash := m.InstrumentHandler("dashboard", dashboard.New(dashboard.Config{
+		Store: store, Logger: logger, Tokens: tokens, ConfigActions: dashboardActions(prop), Plan: plan, Health: eng.Health,
+	}))
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/healthz", api)
+	mux.Handle("/readyz", api)
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.Handle("/", dash)
+	return mux
+}
+
+// dashboardActions adapts the propagator to the dashboard's buttons; a
+// nil *Propagator becomes a nil interface, which hides them.
+func dashboardActions(p *propagate.Propagator) dashboard.ConfigActions {
+	if p == nil {
+		return nil
+	}
+	return approveFromDashboard{p}
+}
+
+// approveFromDashboard gives approvals made with a button their reason.
+type approveFromDashboard struct{ *propagate.Propagator }
+
+func (a approveFromDashboard) Approve(ctx context.Context, id, actor string) (flywheel.ConfigChange, error) {
+	return a.Propagator.Approve(ctx, id, actor, "approved on the dashboard")
+}
+
+// apiHandler is the JSON API.
+func apiHandler(cfg config.Config, store flywheel.Store, logger *slog.Logger, eng *engine.Engine, run *runner.Runner,
+	prop *propagate.Propagator, tokens []httpapi.Token) http.Handler {
 	return httpapi.NewServer(httpapi.Config{
 		Store:        store,
 		Logger:       logger,
