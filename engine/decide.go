@@ -82,7 +82,7 @@ func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent ma
 		e.logger.Info("job admitted", "job", j.ID, "model", j.ModelKey.String(), "priority", j.Priority)
 	}
 	if e.config != nil {
-		if _, err := e.config.EvaluateCanaries(ctx, actorLoop); err != nil {
+		if _, err := e.config.EvaluateCanaries(ctx, actorLoop); err != nil && ctx.Err() == nil {
 			e.logger.Error("engine: canary evaluation failed", "err", err)
 		}
 	}

@@ -248,6 +248,9 @@ func (e *Engine) pass(ctx context.Context) {
 		_, err := l.learn(ctx)
 		e.observe(l.name, start, err)
 		if err != nil {
+			if ctx.Err() != nil {
+				return // shutting down
+			}
 			e.logger.Error("engine: pass failed; retrying at the next occasion", "learner", l.name, "err", err)
 			e.markDirty(l.name)
 			continue
@@ -264,7 +267,7 @@ func (e *Engine) pass(ctx context.Context) {
 	start := time.Now()
 	_, err := e.Decide(ctx, true)
 	e.observe(decide, start, err)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		e.logger.Error("engine: decision failed; retrying at the next occasion", "err", err)
 		e.markDirty(decide)
 	}

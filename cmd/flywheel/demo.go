@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flywheel-ml/flywheel"
-	"github.com/flywheel-ml/flywheel/arpo"
-	"github.com/flywheel-ml/flywheel/cils"
 	"github.com/flywheel-ml/flywheel/config"
 	"github.com/flywheel-ml/flywheel/httpapi"
 )
@@ -26,6 +22,7 @@ type demoOptions struct {
 	db, listen   string
 	days, models int
 	seed         uint64
+	watch        time.Duration
 	exit         bool
 }
 
@@ -33,231 +30,171 @@ func newDemoCmd(e *env) *cobra.Command {
 	var o demoOptions
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Start a daemon on an embedded database and feed it a synthetic market",
-		Long: `Start the daemon with an embedded SQLite database, then play a synthetic
-market through its API: models whose edge decays day by day, training runs
-that restore it, deployments and live P&L. Prints what was stored, then
-keeps serving until interrupted (or exits with --exit).`,
+		Short: "Run the whole loop on a synthetic market: a daemon, the local executor and the reference pipeline",
+		Long: `Start the daemon on an embedded SQLite database in a temporary directory,
+with the local executor running the reference pipeline (flywheel train) on
+its built-in synthetic market. Report a history of training runs and live
+P&L in which some models decay, then print what the loop does as it
+happens: signals, admitted jobs, config changes, training runs, outcomes.
+Then keep serving the API and the dashboard until interrupted, or exit
+with --exit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), e, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.db, "db", "", "database path (default: a temporary file, removed at exit)")
+	cmd.Flags().StringVar(&o.db, "db", "", "database path (default: in the temporary directory, removed at exit)")
 	cmd.Flags().StringVar(&o.listen, "listen", config.DefaultListen, "address to serve on (a free port is used if it is taken)")
-	cmd.Flags().IntVar(&o.days, "days", 120, "trading days to simulate")
-	cmd.Flags().IntVar(&o.models, "models", 6, "models to simulate")
+	cmd.Flags().IntVar(&o.days, "days", 60, "days of live history to report")
+	cmd.Flags().IntVar(&o.models, "models", 6, "models (targets on the synthetic market's 8 assets)")
 	cmd.Flags().Uint64Var(&o.seed, "seed", 1, "random seed")
-	cmd.Flags().BoolVar(&o.exit, "exit", false, "exit after the feed instead of serving")
+	cmd.Flags().DurationVar(&o.watch, "watch", 90*time.Second, "how long to watch the loop at most")
+	cmd.Flags().BoolVar(&o.exit, "exit", false, "exit once the loop has settled instead of serving")
 	return cmd
 }
 
 func runDemo(ctx context.Context, e *env, o demoOptions) error {
-	if o.days < 1 || o.models < 1 || o.models > 500 {
-		return usageError{errors.New("demo: --days must be positive and --models in [1, 500]")}
+	if o.days < 25 || o.models < 1 || o.models > 16 {
+		return usageError{errors.New("demo: --days must be at least 25 and --models in [1, 16]")}
 	}
-	if o.db == "" {
-		dir, err := os.MkdirTemp("", "flywheel-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		o.db = filepath.Join(dir, "flywheel.db")
+	dir, err := os.MkdirTemp("", "flywheel-demo-")
+	if err != nil {
+		return err
 	}
-	cfg := config.Default()
-	cfg.DB, cfg.Listen, cfg.Log.Level = o.db, o.listen, "error"
+	defer os.RemoveAll(dir)
+	cfg, err := demoConfig(dir, o)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	addrc := make(chan string, 1)
-	errc := make(chan error, 1)
-	start := func() { errc <- serve(ctx, cfg, newLogger(cfg.Log, e.stderr), func(a string) { addrc <- a }) }
-	go start()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		// The default port may be taken by another daemon: use any free one.
-		fmt.Fprintf(e.stderr, "flywheel demo: %v; using a free port\n", err)
-		cfg.Listen = "127.0.0.1:0"
-		go start()
-		select {
-		case addr = <-addrc:
-		case err := <-errc:
-			return err
-		}
+	addr, errc, err := startDemoDaemon(ctx, e, cfg)
+	if err != nil {
+		return err
 	}
 	api := "http://" + addr
-	fmt.Fprintf(e.stdout, "flywheel demo: daemon at %s, database %s\n", api, o.db)
+	fmt.Fprintf(e.stdout, "flywheel demo: daemon at %s (dashboard at %s/), database %s\n", api, api, cfg.DB)
+	fmt.Fprintf(e.stdout, "jobs run `flywheel train` on the synthetic market; pipeline config in %s\n\n", cfg.PipelineConfigDir)
 	c := httpapi.NewClient(api, "", nil)
 	if err := feedMarket(ctx, c, o); err != nil {
 		return err
 	}
-	if err := printDemoSummary(ctx, e.stdout, c, o); err != nil {
-		return err
-	}
-	if err := printDemoInsights(ctx, e.stdout, c); err != nil {
+	if err := watchLoop(ctx, e.stdout, c, o.watch); err != nil {
 		return err
 	}
 	if o.exit {
 		cancel()
 		return <-errc
 	}
-	fmt.Fprintf(e.stdout, "\nserving %s until interrupted; try: flywheel status --api %s\n", api, api)
+	fmt.Fprintf(e.stdout, "\nserving %s until interrupted; try: flywheel plan --api %s, or open %s/ in a browser\n", api, api, api)
 	return <-errc
 }
 
-// demoModel is one synthetic model: its live edge decays at a known rate
-// and a retrain restores it.
-type demoModel struct {
-	key     flywheel.ModelKey
-	symbol  string
-	edge0   float64
-	decay   float64
-	version int
-	trained int // day of the last retrain
+// demoConfig is the daemon's configuration for the demo: the local
+// executor running this binary's reference pipeline.
+func demoConfig(dir string, o demoOptions) (config.Config, error) {
+	exe, err := selfPath()
+	if err != nil {
+		return config.Config{}, err
+	}
+	cfg := config.Default()
+	cfg.DB, cfg.Listen, cfg.Log.Level = o.db, o.listen, "error"
+	if cfg.DB == "" {
+		cfg.DB = filepath.Join(dir, "flywheel.db")
+	}
+	cfg.PipelineConfigDir = filepath.Join(dir, "CONFIG")
+	if err := os.Mkdir(cfg.PipelineConfigDir, 0o755); err != nil {
+		return config.Config{}, err
+	}
+	cfg.Learners.Interval = 2 * time.Second
+	cfg.Executor.Kind = config.ExecutorLocal
+	cfg.Executor.Command = exe + " train --target {target} --model-family {model_family} --config-dir {config_dir} --folds 3"
+	cfg.Executor.StateDir = filepath.Join(dir, "jobs")
+	cfg.Executor.PollInterval = 200 * time.Millisecond
+	return cfg, cfg.Validate()
 }
 
-func (m *demoModel) edge(day int) float64 {
-	return m.edge0 * math.Exp(-m.decay*float64(day-m.trained))
+// selfPath is this program, for the jobs to run: an absolute path, or
+// the command found on PATH under the name it was started by.
+func selfPath() (string, error) {
+	if p := os.Args[0]; !strings.ContainsRune(p, filepath.Separator) {
+		if found, err := exec.LookPath(p); err == nil {
+			return found, nil
+		}
+	}
+	return os.Executable()
 }
 
-// feedMarket plays the synthetic market through the API, one day a batch.
+// startDemoDaemon serves on cfg.Listen, or on a free port when it is taken.
+func startDemoDaemon(ctx context.Context, e *env, cfg config.Config) (string, chan error, error) {
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	start := func() { errc <- serve(ctx, cfg, newLogger(cfg.Log, e.stderr), func(a string) { addrc <- a }) }
+	go start()
+	select {
+	case addr := <-addrc:
+		return addr, errc, nil
+	case err := <-errc:
+		fmt.Fprintf(e.stderr, "flywheel demo: %v; using a free port\n", err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	go start()
+	select {
+	case addr := <-addrc:
+		return addr, errc, nil
+	case err := <-errc:
+		return "", nil, err
+	}
+}
+
+// feedMarket reports, through the API, the history of models on the
+// synthetic market's assets: five training runs each, a deployment, and
+// days of live P&L ending today. Every other model decays: its live P&L
+// falls short of what it expects and its latest training run scored 20%
+// below the ones before.
 func feedMarket(ctx context.Context, c *httpapi.Client, o demoOptions) error {
 	rng := rand.New(rand.NewPCG(o.seed, 2))
-	symbols := []string{"AAPL", "MSFT", "JPM", "XOM", "PFE", "WMT", "AMZN", "GE"}
-	families := []string{"ridge", "logistic"}
-	models := make([]*demoModel, o.models)
-	for i := range models {
-		models[i] = &demoModel{
-			key:    flywheel.ModelKey{Target: "fwd_ret_5d_" + symbols[i%len(symbols)], ModelFamily: families[(i/len(symbols))%len(families)]},
-			symbol: symbols[i%len(symbols)],
-			edge0:  0.0015 + 0.001*rng.Float64(),
-			decay:  0.01 + 0.03*rng.Float64(),
-		}
-		if i >= 2*len(symbols) {
-			models[i].key.Target += fmt.Sprintf("_%d", i)
-		}
-	}
-	// The market ends today: the learners judge recent live P&L.
-	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -o.days).Add(21 * time.Hour)
-	for day := 0; day < o.days; day++ {
-		ts := start.AddDate(0, 0, day)
-		var runs []flywheel.Run
-		var deps []flywheel.Deployment
-		var obs []flywheel.Observation
-		for _, m := range models {
-			if day == 0 || (m.edge(day) < 0.4*m.edge0 && day-m.trained >= 10) {
-				r, d := m.retrain(ts, day, rng)
-				runs, deps = append(runs, r), append(deps, d)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	deployed := today.AddDate(0, 0, -o.days)
+	var runs []flywheel.Run
+	var deps []flywheel.Deployment
+	var obs []flywheel.Observation
+	for i := range o.models {
+		k := flywheel.ModelKey{Target: fmt.Sprintf("fwd_ret_5d_SYN%d", i%8), ModelFamily: []string{"ridge", "logistic"}[(i/8)%2]}
+		decays := i%2 == 1
+		for r := range 5 {
+			score := 0.10 + 0.004*rng.NormFloat64()
+			if decays && r == 4 {
+				score = 0.08
 			}
-			exp := m.edge(day)
-			pnl := exp + 0.01*rng.NormFloat64()
-			pos := 1.0
-			obs = append(obs, flywheel.Observation{
-				TS: ts, ModelKey: m.key, ModelVersion: fmt.Sprintf("v%d", m.version),
-				Symbol: m.symbol, PnL: pnl, ExpectedPnL: &exp, Position: &pos,
-			})
+			start := deployed.AddDate(0, 0, -30+6*r).Add(9 * time.Hour)
+			fin := start.Add(time.Hour)
+			runs = append(runs, flywheel.Run{RunID: fmt.Sprintf("hist-%s-%s-%d", k.Target, k.ModelFamily, r), ModelKey: k,
+				Status: flywheel.RunSucceeded, StartedAt: start, FinishedAt: &fin,
+				Metrics:           map[string]float64{flywheel.MetricValidationScore: score},
+				Config:            map[string]any{"feature_selection": map[string]any{"top_n": 8, "aggregation_method": "mean"}},
+				FeatureImportance: map[string]float64{"ret_5d": rng.Float64(), "mom_60d": rng.Float64(), "vol_20d": rng.Float64()},
+				Cost:              flywheel.Cost{CPUHours: 0.2, WallSeconds: 600}})
 		}
-		if len(runs) > 0 {
-			if _, err := c.PostRuns(ctx, runs); err != nil {
-				return fmt.Errorf("day %d: report runs: %w", day, err)
+		deps = append(deps, flywheel.Deployment{ModelKey: k, ModelVersion: "v1", RunID: runs[len(runs)-1].RunID, DeployedAt: deployed})
+		for d := o.days; d >= 1; d-- {
+			exp, pos := 0.003, 1.0
+			pnl := exp + 0.004*rng.NormFloat64()
+			if decays && d < o.days*2/3 {
+				pnl = -0.004 + 0.004*rng.NormFloat64()
 			}
-			if _, err := c.PostDeployments(ctx, deps); err != nil {
-				return fmt.Errorf("day %d: report deployments: %w", day, err)
-			}
-		}
-		if _, err := c.PostObservations(ctx, obs); err != nil {
-			return fmt.Errorf("day %d: report live: %w", day, err)
+			obs = append(obs, flywheel.Observation{TS: today.AddDate(0, 0, -d).Add(21 * time.Hour), ModelKey: k, ModelVersion: "v1",
+				Symbol: fmt.Sprintf("SYN%d", i%8), PnL: pnl, ExpectedPnL: &exp, Position: &pos})
 		}
 	}
-	return nil
-}
-
-// retrain makes the training run and the deployment that restore m's edge.
-func (m *demoModel) retrain(ts time.Time, day int, rng *rand.Rand) (flywheel.Run, flywheel.Deployment) {
-	m.version++
-	m.trained = day
-	runID := fmt.Sprintf("%s.%s.v%d", m.key.Target, m.key.ModelFamily, m.version)
-	started := ts.Add(-2 * time.Hour)
-	finished := ts.Add(-30 * time.Minute)
-	score := 0.05 + m.edge0*20 + 0.01*rng.NormFloat64()
-	folds := make([]float64, 5)
-	for i := range folds {
-		folds[i] = score + 0.01*rng.NormFloat64()
+	if _, err := c.PostRuns(ctx, runs); err != nil {
+		return fmt.Errorf("report runs: %w", err)
 	}
-	run := flywheel.Run{
-		RunID: runID, ModelKey: m.key, FeatureSet: "momentum_vol_rsi",
-		Config:    map[string]any{"top_n": 50, "aggregation_method": "weighted_consensus"},
-		StartedAt: started, FinishedAt: &finished, Status: flywheel.RunSucceeded,
-		Metrics:    map[string]float64{flywheel.MetricValidationScore: score},
-		FoldScores: folds,
-		FeatureImportance: map[string]float64{
-			"ret_1d": rng.Float64(), "mom_20d": rng.Float64(), "vol_20d": rng.Float64(), "rsi_14": rng.Float64(),
-		},
-		Cost: flywheel.Cost{CPUHours: 1.5, WallSeconds: 5400},
+	if _, err := c.PostDeployments(ctx, deps); err != nil {
+		return fmt.Errorf("report deployments: %w", err)
 	}
-	dep := flywheel.Deployment{ModelKey: m.key, ModelVersion: fmt.Sprintf("v%d", m.version), RunID: runID, DeployedAt: ts}
-	return run, dep
-}
-
-func printDemoSummary(ctx context.Context, w io.Writer, c *httpapi.Client, o demoOptions) error {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return err
+	if _, err := c.PostObservations(ctx, obs); err != nil {
+		return fmt.Errorf("report live: %w", err)
 	}
-	fmt.Fprintf(w, "played %d days of %d models: %d training runs, %d deployments, %d live observations stored\n\n",
-		o.days, o.models, st.Runs, st.Deployments, st.LiveObservations)
-	models, err := c.Models(ctx, flywheel.ModelFilter{Limit: o.models})
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tFAMILY\tRUNS\tLIVE VERSION\tDAYS LIVE\tP&L\tEXPECTED\tHIT RATE")
-	for _, m := range models {
-		s, err := c.LiveSummary(ctx, m.ModelKey, time.Time{}, time.Time{})
-		if err != nil {
-			return err
-		}
-		version := "-"
-		if m.Deployed != nil {
-			version = m.Deployed.ModelVersion
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%+.4f\t%+.4f\t%.0f%%\n",
-			m.Target, m.ModelFamily, m.Runs, version, s.Observations, s.PnL, s.ExpectedPnL, 100*s.HitRate)
-	}
-	return tw.Flush()
-}
-
-// printDemoInsights waits for the learners to catch up with the feed and
-// prints what they concluded.
-func printDemoInsights(ctx context.Context, w io.Writer, c *httpapi.Client) error {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return err
-	}
-	var ci cils.Insights
-	var ai arpo.Insights
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cv, cerr := c.Insight(ctx, flywheel.InsightCILS, 0)
-		av, aerr := c.Insight(ctx, flywheel.InsightARPO, 0)
-		if cerr == nil && aerr == nil && json.Unmarshal(cv.Body, &ci) == nil && json.Unmarshal(av.Body, &ai) == nil &&
-			int64(ci.Runs) == st.Runs && int64(ai.Observations) == st.LiveObservations {
-			break
-		}
-		if time.Now().After(deadline) {
-			return errors.New("demo: the learners did not catch up with the feed within 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	fmt.Fprintf(w, "\nCILS: %d models, %d degrading, %d need retraining; ARPO: regime %s, %d underperforming, %d need retraining\n",
-		ci.Models, len(ci.DegradingTargets), len(ci.TargetsNeedingRetrain), ai.Regime.Current, len(ai.UnderperformingPositions), len(ai.TargetsNeedingRetrain))
-	for _, d := range ci.DegradingTargets {
-		fmt.Fprintf(w, "  CILS %s/%s: %s\n", d.Target, d.ModelFamily, d.Reason)
-	}
-	for _, u := range ai.UnderperformingPositions {
-		fmt.Fprintf(w, "  ARPO %s/%s: %s\n", u.Target, u.ModelFamily, u.Reason)
-	}
-	fmt.Fprintln(w, "see them whole with: flywheel insights cils | flywheel insights arpo (with --api)")
 	return nil
 }
