@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,7 +99,8 @@ func cmdWaitReady(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdWaitJSON waits until GET PATH on the daemon at $ADDR answers JSON
-// whose value at the dotted KEY prints as VALUE: the learners run in the
+// whose value at the dotted KEY prints as VALUE (or, for VALUE re:RE,
+// matches the regular expression RE): the learners run in the
 // background, so a script waits for the version that saw its data.
 func cmdWaitJSON(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
@@ -109,7 +111,8 @@ func cmdWaitJSON(ts *testscript.TestScript, neg bool, args []string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if v, ok := getJSONKey(url, args[1]); ok {
-			if fmt.Sprint(v) == args[2] {
+			got := fmt.Sprint(v)
+			if re, isRE := strings.CutPrefix(args[2], "re:"); isRE && regexp.MustCompile(re).MatchString(got) || got == args[2] {
 				return
 			}
 			last = v

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/propagate"
 	"github.com/flywheel-ml/flywheel/train"
 )
 
@@ -103,6 +104,18 @@ func runTrain(cmd *cobra.Command, e *env, f *trainFlags) error {
 	run, err := train.Train(cmd.Context(), o)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	if f.configDir != "" {
+		// The hash of the config this run used, so that the loop measures
+		// which runs adopted a config change instead of assuming they did.
+		hash, err := propagate.ConfigHash(f.configDir, f.target)
+		if err != nil {
+			return fmt.Errorf("train: config %s: %w", f.configDir, err)
+		}
+		if run.Config == nil {
+			run.Config = map[string]any{}
+		}
+		run.Config["config_hash"] = hash
 	}
 	where, err := deliverRun(cmd, e, f, run)
 	if err != nil {
