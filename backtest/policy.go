@@ -69,7 +69,7 @@ func (p *orchPolicy) Name() string   { return p.name }
 func (p *orchPolicy) UsesCILS() bool { return true }
 
 func (p *orchPolicy) Decide(r *replay, _ int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error) {
-	snap, latest := r.st.snapshot(now, p.cfg.Calibration.Enabled)
+	snap, latest := r.st.snapshot(now, &p.cfg)
 	if p.filter != nil {
 		p.filter(&snap)
 	}

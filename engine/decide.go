@@ -4,22 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/orchestrator"
 	"github.com/flywheel-ml/flywheel/propagate"
 )
-
-// ledgerDays is how far back the budget ledger is read: the budget day
-// (in any time zone) is within it.
-const ledgerDays = 2
-
-// signalMemory is how far back stored signals are read to keep each
-// model's first-raised time (for aging) and to avoid storing a signal
-// that says nothing new.
-const signalMemory = 30 * 24 * time.Hour
 
 // Decide assembles a snapshot of the store and runs the orchestrator on
 // it. With act, and unless the loop is paused, it stores the signals
@@ -57,18 +47,7 @@ func (e *Engine) Decide(ctx context.Context, act bool) (*orchestrator.Plan, erro
 
 // persist stores the plan's new signals and creates its jobs.
 func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent map[flywheel.ModelKey]flywheel.Signal) error {
-	admitted := map[string]bool{}
-	for _, j := range plan.Jobs {
-		admitted[j.SignalID] = true
-	}
-	var fresh []flywheel.Signal
-	for _, s := range plan.Signals {
-		if prev, ok := recent[s.ModelKey]; !admitted[s.ID] && ok && sameSignal(prev, s) {
-			continue
-		}
-		fresh = append(fresh, s)
-	}
-	if len(fresh) > 0 {
+	if fresh := orchestrator.NewSignals(plan, recent); len(fresh) > 0 {
 		if _, err := e.store.PutSignals(ctx, fresh); err != nil {
 			return fmt.Errorf("store signals: %w", err)
 		}
@@ -92,141 +71,75 @@ func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent ma
 	return nil
 }
 
-// sameSignal reports whether a new signal says what the stored one said:
-// the same reasons and nearly the same priority.
-func sameSignal(prev, next flywheel.Signal) bool {
-	if math.Abs(prev.Priority-next.Priority) > 0.01 || len(prev.Reasons) != len(next.Reasons) {
-		return false
-	}
-	for i := range prev.Reasons {
-		if prev.Reasons[i].Source != next.Reasons[i].Source || prev.Reasons[i].Kind != next.Reasons[i].Kind {
-			return false
-		}
-	}
-	return true
-}
-
-// snapshot reads what the orchestrator looks at. It also returns each
-// model's latest stored signal.
+// snapshot reads the loop's history from the store and assembles what
+// the orchestrator looks at. It also returns each model's latest stored
+// signal.
 func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywheel.ModelKey]flywheel.Signal, error) {
-	now := e.clock.Now().UTC()
-	snap := orchestrator.Snapshot{Now: now, InsightVersions: map[string]int64{}}
+	h := orchestrator.History{Now: e.clock.Now().UTC(), InsightVersions: map[string]int64{}}
 	var err error
 	var cv, av int64
-	if snap.CILS, cv, err = e.latestCILS(ctx); err != nil {
-		return snap, nil, err
+	if h.CILS, cv, err = e.latestCILS(ctx); err != nil {
+		return orchestrator.Snapshot{}, nil, err
 	}
-	if snap.ARPO, av, err = e.latestARPO(ctx); err != nil {
-		return snap, nil, err
+	if h.ARPO, av, err = e.latestARPO(ctx); err != nil {
+		return orchestrator.Snapshot{}, nil, err
 	}
-	snap.InsightVersions[flywheel.InsightCILS], snap.InsightVersions[flywheel.InsightARPO] = cv, av
-
-	jobs, err := e.store.Jobs(ctx, flywheel.JobFilter{Limit: page})
-	if err != nil {
-		return snap, nil, fmt.Errorf("load jobs: %w", err)
+	h.InsightVersions[flywheel.InsightCILS], h.InsightVersions[flywheel.InsightARPO] = cv, av
+	if h.Jobs, err = e.store.Jobs(ctx, flywheel.JobFilter{Limit: page}); err != nil {
+		return orchestrator.Snapshot{}, nil, fmt.Errorf("load jobs: %w", err)
 	}
-	sigs, err := e.store.Signals(ctx, flywheel.SignalFilter{Since: now.Add(-signalMemory), Limit: page})
-	if err != nil {
-		return snap, nil, fmt.Errorf("load signals: %w", err)
+	if h.Signals, err = e.store.Signals(ctx, flywheel.SignalFilter{Since: h.Now.Add(-orchestrator.SignalMemory), Limit: page}); err != nil {
+		return orchestrator.Snapshot{}, nil, fmt.Errorf("load signals: %w", err)
 	}
-	states := map[flywheel.ModelKey]*orchestrator.ModelState{}
-	state := func(k flywheel.ModelKey) *orchestrator.ModelState {
-		if s, ok := states[k]; ok {
-			return s
-		}
-		s := &orchestrator.ModelState{ModelKey: k}
-		states[k] = s
-		return s
+	if h.LastTrained, err = e.lastTrainedByModel(ctx); err != nil {
+		return orchestrator.Snapshot{}, nil, err
 	}
-	if err := e.modelStates(ctx, state); err != nil {
-		return snap, nil, err
-	}
-	lastJobAt := map[flywheel.ModelKey]time.Time{}
-	for _, j := range jobs {
-		if !j.State.Terminal() {
-			snap.ActiveJobs = append(snap.ActiveJobs, j)
-		} else if s := state(j.ModelKey); s.LastJobEnd == nil || j.UpdatedAt.After(*s.LastJobEnd) {
-			end := j.UpdatedAt
-			s.LastJobEnd = &end
-		}
-		if j.CreatedAt.After(lastJobAt[j.ModelKey]) {
-			lastJobAt[j.ModelKey] = j.CreatedAt
-		}
-	}
-	recent := firstRaised(sigs, lastJobAt, state)
-	if snap.Ledger, err = e.ledger(ctx, jobs, now); err != nil {
-		return snap, nil, err
+	if h.Ledger, err = e.ledger(ctx, h.Jobs, h.Now); err != nil {
+		return orchestrator.Snapshot{}, nil, err
 	}
 	if e.orch.Calibration.Enabled {
-		if snap.Outcomes, err = e.store.Outcomes(ctx, flywheel.OutcomeFilter{Limit: page}); err != nil {
-			return snap, nil, fmt.Errorf("load outcomes: %w", err)
+		if h.Outcomes, err = e.store.Outcomes(ctx, flywheel.OutcomeFilter{Limit: page}); err != nil {
+			return orchestrator.Snapshot{}, nil, fmt.Errorf("load outcomes: %w", err)
 		}
 	}
-	for _, s := range states {
-		snap.Models = append(snap.Models, *s)
-	}
+	snap, recent := orchestrator.BuildSnapshot(&e.orch, h)
 	return snap, recent, nil
 }
 
-// modelStates records when each model was last trained: from the last
+// lastTrainedByModel is when each model was last trained: from the last
 // CILS pass, which read every run, or else from the store.
-func (e *Engine) modelStates(ctx context.Context, state func(flywheel.ModelKey) *orchestrator.ModelState) error {
+func (e *Engine) lastTrainedByModel(ctx context.Context) (map[flywheel.ModelKey]time.Time, error) {
 	e.cachedMu.Lock()
 	last := e.lastTrained
 	e.cachedMu.Unlock()
 	if last != nil {
-		for k, t := range last {
-			state(k).LastTrained = &t
-		}
-		return nil
+		return last, nil
 	}
+	last = map[flywheel.ModelKey]time.Time{}
 	f := flywheel.ModelFilter{Limit: page}
 	for {
 		models, err := e.store.Models(ctx, f)
 		if err != nil {
-			return fmt.Errorf("load models: %w", err)
+			return nil, fmt.Errorf("load models: %w", err)
 		}
 		for _, m := range models {
 			if m.LastRunAt != nil {
-				t := *m.LastRunAt
-				state(m.ModelKey).LastTrained = &t
+				last[m.ModelKey] = *m.LastRunAt
 			}
 		}
 		if len(models) < page {
-			return nil
+			return last, nil
 		}
-		last := models[len(models)-1].ModelKey
-		f.After = &last
+		k := models[len(models)-1].ModelKey
+		f.After = &k
 	}
-}
-
-// firstRaised sets each model's first-raised time: its earliest signal
-// since its latest job, so that aging counts from when the current
-// request began. It returns each model's latest signal.
-func firstRaised(sigs []flywheel.Signal, lastJobAt map[flywheel.ModelKey]time.Time,
-	state func(flywheel.ModelKey) *orchestrator.ModelState) map[flywheel.ModelKey]flywheel.Signal {
-	latest := map[flywheel.ModelKey]flywheel.Signal{}
-	for _, s := range sigs { // newest first
-		if _, ok := latest[s.ModelKey]; !ok {
-			latest[s.ModelKey] = s
-		}
-		if s.CreatedAt.Before(lastJobAt[s.ModelKey]) {
-			continue
-		}
-		st := state(s.ModelKey)
-		if st.FirstRaised == nil || s.CreatedAt.Before(*st.FirstRaised) {
-			at := s.CreatedAt
-			st.FirstRaised = &at
-		}
-	}
-	return latest
 }
 
 // ledger is the budget ledger of the last days: each job's reservation
 // at admission and, once its run arrived, the settlement at its cost.
 func (e *Engine) ledger(ctx context.Context, jobs []flywheel.Job, now time.Time) ([]orchestrator.LedgerEntry, error) {
 	var out []orchestrator.LedgerEntry
-	since := now.AddDate(0, 0, -ledgerDays)
+	since := now.AddDate(0, 0, -orchestrator.LedgerDays)
 	for _, j := range jobs {
 		if j.CreatedAt.Before(since) {
 			continue
