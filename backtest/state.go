@@ -9,7 +9,6 @@ import (
 	"github.com/flywheel-ml/flywheel/orchestrator"
 )
 
-
 // store is the loop's state kept in memory: what the daemon keeps in its
 // learning database, as the decision code reads it.
 type store struct {

@@ -26,7 +26,7 @@ func TestBuildSnapshot(t *testing.T) {
 		Signals: []flywheel.Signal{ // newest first
 			{ID: "s3", ModelKey: a, CreatedAt: day(-2)},
 			{ID: "s2", ModelKey: a, CreatedAt: day(-4)},
-			{ID: "s1", ModelKey: a, CreatedAt: day(-8)}, // before the job: a request already served
+			{ID: "s1", ModelKey: a, CreatedAt: day(-8)},  // before the job: a request already served
 			{ID: "s0", ModelKey: b, CreatedAt: day(-40)}, // beyond SignalMemory
 		},
 		Ledger: []LedgerEntry{{JobID: "old", Kind: LedgerReserve, Units: 3, At: day(-6)}, {JobID: "live", Kind: LedgerReserve, Units: 2, At: day(-1)}},
