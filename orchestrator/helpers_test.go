@@ -23,8 +23,6 @@ func key(target, family string) flywheel.ModelKey {
 	return flywheel.ModelKey{Target: target, ModelFamily: family}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // world builds insights by hand, one model at a time.
 type world struct {
 	c *cils.Insights
