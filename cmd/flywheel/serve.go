@@ -82,6 +82,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	defer ln.Close() // on an early return; Shutdown closes it otherwise
 	addr := ln.Addr().String()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
