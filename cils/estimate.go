@@ -21,6 +21,22 @@ type Estimate struct {
 	ImprovementRuns     int     `json:"improvement_runs"`
 	KindImprovement     float64 `json:"kind_improvement"`
 	KindImprovementRuns int     `json:"kind_improvement_runs"`
+	// RestorableGap is the other reading of what a retrain brings: the
+	// change of the validation score expected if the model were trained
+	// again now, Baseline - Latest, where Baseline is the mean validation
+	// score of the model's successful runs (the latest included) and Latest
+	// the score of the latest. A retrain draws a new model around the
+	// model's usual level, so it is expected to restore a latest run that
+	// fell below that level (positive gap, as for a degrading model) and to
+	// give back a lucky one (negative gap); the trend above is negative for
+	// a degrading model instead. Including the latest run in the mean
+	// shrinks the gap of a model with few runs toward 0: (n-1)/n of the
+	// distance to the mean of the earlier runs, and 0 for a single run.
+	// Both are in validation score units; Baseline also lets a caller read
+	// the gap relative to the model's level.
+	RestorableGap float64 `json:"restorable_gap"`
+	Baseline      float64 `json:"baseline"`
+	Latest        float64 `json:"latest"`
 	// ExpectedCost is the mean Cost.Units() of its successful runs, and
 	// ExpectedDurationSeconds their mean duration (wall_seconds, or
 	// finished_at - started_at when that is not reported). A model without
@@ -46,10 +62,10 @@ func (s sums) mean() float64 {
 	return s.sum / float64(s.n)
 }
 
-type modelSums struct{ delta, cost, dur sums }
+type modelSums struct{ delta, cost, dur, score sums }
 
 func (m *modelSums) merge(o *modelSums) {
-	for _, pair := range [][2]*sums{{&m.delta, &o.delta}, {&m.cost, &o.cost}, {&m.dur, &o.dur}} {
+	for _, pair := range [][2]*sums{{&m.delta, &o.delta}, {&m.cost, &o.cost}, {&m.dur, &o.dur}, {&m.score, &o.score}} {
 		pair[0].sum += pair[1].sum
 		pair[0].n += pair[1].n
 	}
@@ -65,8 +81,11 @@ type estimator struct {
 
 func (e *estimator) add(ms *modelSeries) {
 	var p modelSums
-	for j := 1; j < len(ms.scores); j++ {
-		p.delta.add(ms.scores[j] - ms.scores[j-1])
+	for j, x := range ms.scores {
+		p.score.add(x)
+		if j > 0 {
+			p.delta.add(x - ms.scores[j-1])
+		}
 	}
 	for _, sr := range ms.scored {
 		if c := sr.run.Cost.Units(); finite(c) {
@@ -105,6 +124,10 @@ func (e *estimator) estimates(cfg *Config) []Estimate {
 		}
 		if w := float64(p.delta.n) + cfg.EstimatePriorRuns; w > 0 {
 			est.ExpectedImprovement = (p.delta.sum + cfg.EstimatePriorRuns*est.KindImprovement) / w
+		}
+		if n := len(ms.scores); n > 0 {
+			est.Baseline, est.Latest = p.score.mean(), ms.scores[n-1]
+			est.RestorableGap = est.Baseline - est.Latest
 		}
 		if p.cost.n > 0 {
 			est.ExpectedCost = p.cost.mean()

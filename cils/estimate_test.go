@@ -73,3 +73,39 @@ func TestEstimates(t *testing.T) {
 		t.Errorf("%d estimates, want one per model (5)", len(in.Estimates))
 	}
 }
+
+// TestRestorableGap checks the gap is the mean of the model's scores less
+// its latest: positive for a model whose latest run fell, negative after a
+// lucky run, 0 for a single run, while the trend of the degrading model is
+// negative.
+func TestRestorableGap(t *testing.T) {
+	t.Parallel()
+	var h history
+	fell, lucky, once := key("fwd_fell", "ridge"), key("fwd_lucky", "ridge"), key("fwd_once", "ridge")
+	h.series(fell, 0.10, 0.10, 0.10, 0.06)
+	h.series(lucky, 0.10, 0.10, 0.14)
+	h.series(once, 0.08)
+	in := learn(t, h.runs, nil)
+	tests := []struct {
+		key                   flywheel.ModelKey
+		gap, baseline, latest float64
+	}{
+		{fell, 0.09 - 0.06, 0.09, 0.06},
+		{lucky, 0.34/3 - 0.14, 0.34 / 3, 0.14},
+		{once, 0, 0.08, 0.08},
+	}
+	for _, tt := range tests {
+		e, ok := in.EstimateFor(tt.key)
+		if !ok {
+			t.Fatalf("%s: no estimate", tt.key)
+		}
+		near := func(x, y float64) bool { return math.Abs(x-y) < 1e-12 }
+		if !near(e.RestorableGap, tt.gap) || !near(e.Baseline, tt.baseline) || !near(e.Latest, tt.latest) {
+			t.Errorf("%s: gap %.6f (baseline %.6f, latest %.6f), want %.6f (%.6f, %.6f)",
+				tt.key, e.RestorableGap, e.Baseline, e.Latest, tt.gap, tt.baseline, tt.latest)
+		}
+	}
+	if e, _ := in.EstimateFor(fell); e.ExpectedImprovement >= 0 || e.RestorableGap <= 0 {
+		t.Errorf("degrading model: trend %.4f, gap %.4f; want the trend negative and the gap positive", e.ExpectedImprovement, e.RestorableGap)
+	}
+}
