@@ -79,11 +79,30 @@ type ValueConfig struct {
 	// units the ROI is then tiny and the value factor close to 0; a team
 	// that wants improvement in percent points sets 100.
 	ImprovementScale float64 `json:"improvement_scale"`
+	// Estimate chooses which of CILS's estimates is the expected
+	// improvement: "trend" (the default, the seed's reading: the mean
+	// change between consecutive runs, cils.Estimate.ExpectedImprovement)
+	// or "gap" (what a retrain now is expected to restore: the model's
+	// mean score less its latest, cils.Estimate.RestorableGap).
+	Estimate string `json:"estimate"`
+	// Relative divides the expected improvement by the model's score
+	// level (CILS's baseline, at least its scale floor) before the
+	// improvement scale, so that with improvement_scale 100 the ROI is in
+	// percent of the model's score per compute unit whatever the score's
+	// units.
+	Relative bool `json:"relative"`
 	// DefaultCost is the expected cost, in compute units, of a model
 	// CILS has no cost estimate for; DefaultSeconds its expected duration.
 	DefaultCost    float64 `json:"default_cost"`
 	DefaultSeconds float64 `json:"default_seconds"`
 }
+
+// The expected-improvement estimates of ValueConfig.Estimate; "" reads
+// as EstimateTrend.
+const (
+	EstimateTrend = "trend"
+	EstimateGap   = "gap"
+)
 
 // UrgencyConfig defines the urgency factor and levels. The seed calls
 // compute_urgency and urgency_weight without defining them; see urgency.
@@ -209,7 +228,7 @@ func DefaultConfig() Config {
 			Degrading: 0.3, NewPattern: 0.2, BetterStrategy: 0.2,
 			Underperforming: 0.4, HighPriority: 0.3, RegimeMismatch: 0.2,
 		},
-		Value: ValueConfig{ROIScale: 10, ImprovementScale: 1, DefaultCost: 1, DefaultSeconds: 3600},
+		Value: ValueConfig{ROIScale: 10, ImprovementScale: 1, Estimate: EstimateTrend, DefaultCost: 1, DefaultSeconds: 3600},
 		Urgency: UrgencyConfig{
 			FullRate:     2,
 			Critical:     LevelThreshold{Priority: 0.8, Urgency: 1},
@@ -301,6 +320,8 @@ func (c Config) validateRest() error {
 	switch {
 	case c.MinPriority > 1:
 		return flywheel.FieldError("min_priority", "must be at most 1")
+	case c.Value.Estimate != "" && c.Value.Estimate != EstimateTrend && c.Value.Estimate != EstimateGap:
+		return flywheel.FieldError("value.estimate", "%q is not one of trend, gap", c.Value.Estimate)
 	case c.Calibration.OutcomeKind != flywheel.OutcomeTraining && c.Calibration.OutcomeKind != flywheel.OutcomeLive:
 		return flywheel.FieldError("calibration.outcome_kind", "%q is not one of training, live", c.Calibration.OutcomeKind)
 	case s.MaxConcurrent < 0:

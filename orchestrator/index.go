@@ -26,6 +26,9 @@ type index struct {
 	// strategyGainLevel is CILS's "better strategy" level (seed 6.1: an
 	// expected improvement above 5%).
 	strategyGainLevel float64
+	// scaleFloor is CILS's least score level, the least level a relative
+	// improvement is measured against.
+	scaleFloor float64
 
 	underperforming map[flywheel.ModelKey]*arpo.Underperformance
 	adjustments     map[flywheel.ModelKey]*arpo.PositionAdjustment
@@ -96,8 +99,12 @@ func newIndex(snap *Snapshot) *index {
 
 func (x *index) indexCILS(in *cils.Insights, known map[flywheel.ModelKey]bool) {
 	x.strategyGainLevel = cils.DefaultConfig().StrategyGainLevel
+	x.scaleFloor = cils.DefaultConfig().ScaleFloor
 	if in == nil {
 		return
+	}
+	if in.Config.ScaleFloor > 0 {
+		x.scaleFloor = in.Config.ScaleFloor
 	}
 	if in.Config.StrategyGainLevel > 0 {
 		x.strategyGainLevel = in.Config.StrategyGainLevel

@@ -179,10 +179,13 @@ func (x *index) rate(k flywheel.ModelKey) float64 {
 }
 
 // inputs gathers a model's priority inputs. The expected improvement is
-// CILS's estimate of a retrain's change of the validation score, plus the
+// CILS's estimate of a retrain's change of the validation score (its trend
+// or its restorable gap, per value.estimate), plus the
 // gain of switching to the kind's better strategy when there is one (the
 // retrain's config update makes that switch); the cost is CILS's
-// estimate, or value.default_cost when there is none.
+// estimate, or value.default_cost when there is none. With value.relative
+// the improvement is divided by the model's baseline score, at least
+// CILS's scale floor.
 func (x *index) inputs(cfg *Config, k flywheel.ModelKey) (Inputs, float64) {
 	in := Inputs{
 		Degrading:       x.degrading[k] != nil,
@@ -194,8 +197,13 @@ func (x *index) inputs(cfg *Config, k flywheel.ModelKey) (Inputs, float64) {
 		Rate:            x.rate(k),
 	}
 	seconds := cfg.Value.DefaultSeconds
+	level := x.scaleFloor
 	if e, ok := x.estimates[k]; ok {
 		in.ExpectedImprovement = e.ExpectedImprovement
+		if cfg.Value.Estimate == EstimateGap {
+			in.ExpectedImprovement = e.RestorableGap
+		}
+		level = max(level, math.Abs(e.Baseline))
 		if e.ExpectedCost > 0 {
 			in.ExpectedCost = e.ExpectedCost
 		}
@@ -206,6 +214,9 @@ func (x *index) inputs(cfg *Config, k flywheel.ModelKey) (Inputs, float64) {
 	if g, ok := x.betterStrategy(k); ok {
 		in.BetterStrategy = true
 		in.ExpectedImprovement += g.gain.ExpectedImprovement
+	}
+	if cfg.Value.Relative && level > 0 {
+		in.ExpectedImprovement /= level
 	}
 	return in, seconds
 }

@@ -2,6 +2,9 @@ package orchestrator
 
 import (
 	"testing"
+
+	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/cils"
 )
 
 // allTrue raises every indicator of the seed's priority.
@@ -214,5 +217,67 @@ func TestDecidePriorityFromInsights(t *testing.T) {
 	}
 	if s.ExpectedImprovement != 0.02 || s.ExpectedCost != 2.5 {
 		t.Errorf("expected improvement, cost = %g, %g; want 0.02, 2.5", s.ExpectedImprovement, s.ExpectedCost)
+	}
+}
+
+// TestValueEstimate checks that value.estimate picks CILS's trend or its
+// restorable gap as the expected improvement, and that value.relative
+// measures it against the model's baseline score, floored at CILS's
+// scale floor.
+func TestValueEstimate(t *testing.T) {
+	t.Parallel()
+	k, low := key("fwd_ret_5d_AAA", "ridge"), key("fwd_ret_5d_BBB", "ridge")
+	snap := func() Snapshot {
+		w := newWorld().degrading(k, 1).degrading(low, 1)
+		w.c.Estimates = []cils.Estimate{
+			{ModelKey: k, ExpectedImprovement: -0.01, RestorableGap: 0.02, Baseline: 0.08, Latest: 0.06, ExpectedCost: 2},
+			// A baseline below the scale floor (0.01) is measured against the floor.
+			{ModelKey: low, ExpectedImprovement: -0.001, RestorableGap: 0.002, Baseline: 0.004, Latest: 0.002, ExpectedCost: 2},
+		}
+		return w.snapshot()
+	}
+	tests := []struct {
+		name      string
+		estimate  string
+		relative  bool
+		scale     float64
+		want, low float64 // expected improvement of k and of low
+	}{
+		{"default is the trend", "", false, 1, -0.01, -0.001},
+		{"trend", EstimateTrend, false, 1, -0.01, -0.001},
+		{"gap", EstimateGap, false, 1, 0.02, 0.002},
+		{"relative gap", EstimateGap, true, 100, 0.25, 0.2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig()
+			cfg.Value.Estimate, cfg.Value.Relative, cfg.Value.ImprovementScale = tt.estimate, tt.relative, tt.scale
+			p := decide(t, cfg, snap())
+			got := map[flywheel.ModelKey]flywheel.Signal{}
+			for _, s := range p.Signals {
+				got[s.ModelKey] = s
+			}
+			for _, c := range []struct {
+				k    flywheel.ModelKey
+				want float64
+			}{{k, tt.want}, {low, tt.low}} {
+				s, ok := got[c.k]
+				if !ok {
+					t.Fatalf("%s: no signal", c.k)
+				}
+				if !near(s.ExpectedImprovement, c.want) {
+					t.Errorf("%s: expected improvement %.6g, want %.6g", c.k, s.ExpectedImprovement, c.want)
+				}
+				if roi := tt.scale * c.want / (2 + roiEpsilon); !near(s.Factors[FactorROI], roi) {
+					t.Errorf("%s: roi %.6g, want %.6g", c.k, s.Factors[FactorROI], roi)
+				}
+			}
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.Value.Estimate = "latest"
+	if err := cfg.Validate(); err == nil {
+		t.Error("value.estimate \"latest\" validated; want an error naming the field")
 	}
 }
