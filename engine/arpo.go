@@ -18,47 +18,102 @@ const page = 10_000
 // learner's windows and the deployments, and stores the result as a new
 // version.
 func (e *Engine) LearnARPO(ctx context.Context) (flywheel.Insight, error) {
+	p, err := e.learnARPO(ctx)
+	if err != nil {
+		return flywheel.Insight{}, err
+	}
+	return e.storeARPO(ctx, p)
+}
+
+// pendingARPO is an ARPO pass's result not stored yet: the engine decides
+// on it first, because the insights are derived data and their JSON and
+// fsync need not stand between an observation and its job.
+type pendingARPO struct {
+	in    *arpo.Insights
+	now   time.Time
+	start time.Time
+	// version is the number the insights will be stored under, and prev
+	// the cache entry they replace, restored if the store fails.
+	version int64
+	prev    *cachedInsight[arpo.Insights]
+}
+
+// learnARPO runs the learner and caches its result as the latest
+// insights, under the version the next store will give them: the engine
+// is the only writer of insights and stores them one at a time, so that
+// is the latest stored version plus one. storeARPO checks it.
+func (e *Engine) learnARPO(ctx context.Context) (*pendingARPO, error) {
 	start := time.Now()
 	now := e.clock.Now().UTC()
 	days := max(e.arpo.LookbackDays, e.arpo.RegimeLookbackDays)
 	since := now.AddDate(0, 0, -days-1)
 	obs, err := e.live.refresh(ctx, e.store, since)
 	if err != nil {
-		return flywheel.Insight{}, err
+		return nil, err
 	}
 	deps, err := e.store.Deployments(ctx, flywheel.DeploymentFilter{Limit: page})
 	if err != nil {
-		return flywheel.Insight{}, fmt.Errorf("load deployments: %w", err)
+		return nil, fmt.Errorf("load deployments: %w", err)
 	}
 	var market []arpo.MarketPoint
 	if e.market != nil {
 		if market, err = e.market(ctx); err != nil {
-			return flywheel.Insight{}, fmt.Errorf("load market returns: %w", err)
+			return nil, fmt.Errorf("load market returns: %w", err)
 		}
 	}
-	prev, _, err := e.latestARPO(ctx)
+	prev, prevVersion, err := e.latestARPO(ctx)
 	if err != nil {
-		return flywheel.Insight{}, err
+		return nil, err
 	}
 	in, err := arpo.Learn(e.arpo, arpo.Snapshot{Observations: obs, Deployments: deps, Market: market, Now: now, Previous: prev})
 	if err != nil {
-		return flywheel.Insight{}, fmt.Errorf("arpo: %w", err)
+		return nil, fmt.Errorf("arpo: %w", err)
 	}
-	body, err := json.Marshal(in)
+	e.cachedMu.Lock()
+	p := &pendingARPO{in: in, now: now, start: start, version: prevVersion + 1, prev: e.cachedARPO}
+	e.cachedARPO = &cachedInsight[arpo.Insights]{in: in, version: p.version}
+	e.cachedMu.Unlock()
+	return p, nil
+}
+
+// storeARPO stores a pass's insights as a new version and records the
+// live outcomes that have come due. When the store fails, the cache goes
+// back to the last stored insights, so that the next pass smooths from
+// them, as if this pass had not run.
+func (e *Engine) storeARPO(ctx context.Context, p *pendingARPO) (flywheel.Insight, error) {
+	in := p.in
+	stored, err := e.putARPO(ctx, p)
 	if err != nil {
-		return flywheel.Insight{}, fmt.Errorf("encode arpo insights: %w", err)
+		e.cachedMu.Lock()
+		if c := e.cachedARPO; c != nil && c.in == in {
+			e.cachedARPO = p.prev
+		}
+		e.cachedMu.Unlock()
+		return flywheel.Insight{}, err
 	}
-	stored, err := e.store.PutInsight(ctx, flywheel.Insight{Kind: flywheel.InsightARPO, CreatedAt: now, Body: body})
-	if err != nil {
-		return flywheel.Insight{}, fmt.Errorf("store arpo insights: %w", err)
+	if stored.Version != p.version {
+		e.logger.Warn("engine: arpo insights stored under another version than the one decided on; another writer?",
+			"expected", p.version, "stored", stored.Version)
+		remember(e, &e.cachedARPO, in, stored.Version)
 	}
-	remember(e, &e.cachedARPO, in, stored.Version)
 	if err := e.recordLiveOutcomes(ctx); err != nil {
 		return stored, err
 	}
 	e.logger.Info("arpo insights", "version", stored.Version, "observations", in.ObservationsUsed, "models", in.Models,
 		"underperforming", len(in.UnderperformingPositions), "needing_retrain", len(in.TargetsNeedingRetrain),
-		"regime", in.Regime.Current, "took", time.Since(start).Round(time.Millisecond))
+		"regime", in.Regime.Current, "took", time.Since(p.start).Round(time.Millisecond))
+	return stored, nil
+}
+
+func (e *Engine) putARPO(ctx context.Context, p *pendingARPO) (flywheel.Insight, error) {
+	body, err := json.Marshal(p.in)
+	if err != nil {
+		return flywheel.Insight{}, fmt.Errorf("encode arpo insights: %w", err)
+	}
+	stored, err := e.store.PutInsight(ctx, flywheel.Insight{Kind: flywheel.InsightARPO, CreatedAt: p.now, Body: body})
+	if err != nil {
+		return flywheel.Insight{}, fmt.Errorf("store arpo insights: %w", err)
+	}
 	return stored, nil
 }
 

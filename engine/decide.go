@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/flywheel-ml/flywheel"
@@ -51,6 +53,7 @@ func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent ma
 		if _, err := e.store.PutSignals(ctx, fresh); err != nil {
 			return fmt.Errorf("store signals: %w", err)
 		}
+		e.rememberSignals(fresh)
 	}
 	for _, j := range plan.Jobs {
 		// The config comes first: the job must train with it.
@@ -88,8 +91,8 @@ func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywh
 	if h.Jobs, err = e.store.Jobs(ctx, flywheel.JobFilter{Limit: page}); err != nil {
 		return orchestrator.Snapshot{}, nil, fmt.Errorf("load jobs: %w", err)
 	}
-	if h.Signals, err = e.store.Signals(ctx, flywheel.SignalFilter{Since: h.Now.Add(-orchestrator.SignalMemory), Limit: page}); err != nil {
-		return orchestrator.Snapshot{}, nil, fmt.Errorf("load signals: %w", err)
+	if h.Signals, err = e.recentSignals(ctx, h.Now); err != nil {
+		return orchestrator.Snapshot{}, nil, err
 	}
 	if h.LastTrained, err = e.lastTrainedByModel(ctx); err != nil {
 		return orchestrator.Snapshot{}, nil, err
@@ -106,8 +109,68 @@ func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywh
 	return snap, recent, nil
 }
 
+// recentSignals returns the signals of the last SignalMemory, newest
+// first. They are read from the store once, then kept: the engine is the
+// only writer of signals (persist), and it adds what it stores. The
+// caller holds decideMu.
+func (e *Engine) recentSignals(ctx context.Context, now time.Time) ([]flywheel.Signal, error) {
+	since := now.Add(-orchestrator.SignalMemory)
+	if e.signals == nil {
+		sigs, err := e.store.Signals(ctx, flywheel.SignalFilter{Since: since, Limit: page})
+		if err != nil {
+			return nil, fmt.Errorf("load signals: %w", err)
+		}
+		// A full page means there may be more than the store returned:
+		// read them again next time rather than keep a partial copy.
+		if len(sigs) < page {
+			e.signals = &sigs
+		}
+		return sigs, nil
+	}
+	sigs := *e.signals
+	n := len(sigs)
+	for n > 0 && sigs[n-1].CreatedAt.Before(since) {
+		n--
+	}
+	clear(sigs[n:])
+	*e.signals = sigs[:n]
+	return *e.signals, nil
+}
+
+// rememberSignals adds newly stored signals to the copy recentSignals
+// keeps, in the store's order (newest first, then by id descending); ids
+// already there were duplicates the store ignored. The caller holds
+// decideMu.
+func (e *Engine) rememberSignals(fresh []flywheel.Signal) {
+	if e.signals == nil {
+		return
+	}
+	sigs := *e.signals
+	have := make(map[string]bool, len(sigs))
+	for _, s := range sigs {
+		have[s.ID] = true
+	}
+	for _, s := range fresh {
+		if !have[s.ID] {
+			have[s.ID] = true
+			sigs = append(sigs, s)
+		}
+	}
+	if len(sigs) >= page {
+		e.signals = nil // the store's own reading would be cut at a page
+		return
+	}
+	slices.SortStableFunc(sigs, func(a, b flywheel.Signal) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	e.signals = &sigs
+}
+
 // lastTrainedByModel is when each model was last trained: from the last
-// CILS pass, which read every run, or else from the store.
+// CILS pass, which read every run, or else from the store, read once.
 func (e *Engine) lastTrainedByModel(ctx context.Context) (map[flywheel.ModelKey]time.Time, error) {
 	e.cachedMu.Lock()
 	last := e.lastTrained
@@ -128,6 +191,13 @@ func (e *Engine) lastTrainedByModel(ctx context.Context) (map[flywheel.ModelKey]
 			}
 		}
 		if len(models) < page {
+			// Kept until a CILS pass replaces it: runs, which move these
+			// times, wake CILS when they arrive.
+			e.cachedMu.Lock()
+			if e.lastTrained == nil {
+				e.lastTrained = last
+			}
+			e.cachedMu.Unlock()
 			return last, nil
 		}
 		k := models[len(models)-1].ModelKey

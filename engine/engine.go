@@ -96,8 +96,11 @@ type Engine struct {
 	// of the last CILS pass; nil before the first.
 	lastTrained map[flywheel.ModelKey]time.Time
 	// decideMu serialises decisions, so that two never admit jobs from
-	// the same snapshot.
+	// the same snapshot; it also guards signals.
 	decideMu sync.Mutex
+	// signals is the engine's copy of the stored signals of the last
+	// orchestrator.SignalMemory, newest first; nil until read.
+	signals *[]flywheel.Signal
 }
 
 // New returns an Engine; it fails when a learner's configuration is invalid.
@@ -230,47 +233,75 @@ func (e *Engine) catchUp(ctx context.Context) {
 }
 
 // pass runs every dirty learner once, then decides when a learner made
-// new insights or a decision was asked for.
+// new insights or a decision was asked for. ARPO's insights are stored
+// after the decision (see pendingARPO); CILS's, which only runs arrive to
+// change, before it.
 func (e *Engine) pass(ctx context.Context) {
 	learned := false
-	for _, l := range []struct {
-		name  string
-		learn func(context.Context) (flywheel.Insight, error)
-	}{{flywheel.InsightCILS, e.LearnCILS}, {flywheel.InsightARPO, e.LearnARPO}} {
-		e.mu.Lock()
-		dirty := e.dirty[l.name]
-		e.dirty[l.name] = false
-		e.mu.Unlock()
-		if !dirty {
-			continue
-		}
+	if e.takeDirty(flywheel.InsightCILS) {
 		start := time.Now()
-		_, err := l.learn(ctx)
-		e.observe(l.name, start, err)
-		if err != nil {
-			if ctx.Err() != nil {
-				return // shutting down
-			}
-			e.logger.Error("engine: pass failed; retrying at the next occasion", "learner", l.name, "err", err)
-			e.markDirty(l.name)
-			continue
+		_, err := e.LearnCILS(ctx)
+		learned = e.learnt(ctx, flywheel.InsightCILS, time.Since(start), err)
+		if ctx.Err() != nil {
+			return // shutting down
 		}
-		learned = true
 	}
+	// ARPO's pass is timed as its learning plus its storing, which
+	// happen on either side of the decision.
+	var pending *pendingARPO
+	var took time.Duration
+	if e.takeDirty(flywheel.InsightARPO) {
+		start := time.Now()
+		var err error
+		pending, err = e.learnARPO(ctx)
+		took = time.Since(start)
+		if err != nil {
+			e.learnt(ctx, flywheel.InsightARPO, took, err)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		learned = learned || pending != nil
+	}
+	if due := e.takeDirty(decide); due || learned {
+		start := time.Now()
+		_, err := e.Decide(ctx, true)
+		e.observe(decide, start, err)
+		if err != nil && ctx.Err() == nil {
+			e.logger.Error("engine: decision failed; retrying at the next occasion", "err", err)
+			e.markDirty(decide)
+		}
+	}
+	if pending != nil {
+		start := time.Now()
+		_, err := e.storeARPO(ctx, pending)
+		e.learnt(ctx, flywheel.InsightARPO, took+time.Since(start), err)
+	}
+}
+
+// takeDirty reports whether what is dirty, and clears it.
+func (e *Engine) takeDirty(what string) bool {
 	e.mu.Lock()
-	due := e.dirty[decide] || learned
-	e.dirty[decide] = false
-	e.mu.Unlock()
-	if !due {
-		return
+	defer e.mu.Unlock()
+	d := e.dirty[what]
+	e.dirty[what] = false
+	return d
+}
+
+// learnt reports a learner's pass and whether it succeeded; a failed one
+// is logged and marked dirty, to be retried at the next occasion.
+func (e *Engine) learnt(ctx context.Context, learner string, took time.Duration, err error) bool {
+	if e.onPass != nil {
+		e.onPass(learner, took, err)
 	}
-	start := time.Now()
-	_, err := e.Decide(ctx, true)
-	e.observe(decide, start, err)
-	if err != nil && ctx.Err() == nil {
-		e.logger.Error("engine: decision failed; retrying at the next occasion", "err", err)
-		e.markDirty(decide)
+	if err == nil {
+		return true
 	}
+	if ctx.Err() == nil {
+		e.logger.Error("engine: pass failed; retrying at the next occasion", "learner", learner, "err", err)
+		e.markDirty(learner)
+	}
+	return false
 }
 
 // cachedInsight is a decoded insight and its version.

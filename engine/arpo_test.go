@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/arpo"
+	"github.com/flywheel-ml/flywheel/cils"
+	"github.com/flywheel-ml/flywheel/orchestrator"
+	"github.com/flywheel-ml/flywheel/sqlite"
+)
+
+// setupLive returns an engine that admits every candidate, as the
+// decision-latency benchmark's daemon does, and the time it reads.
+func setupLive(t *testing.T) (*sqlite.DB, *Engine, time.Time) {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(logWriter{t}, nil))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "f.db"), sqlite.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	orch := orchestrator.DefaultConfig()
+	orch.MinPriority = 0.1
+	orch.Scheduler.MaxConcurrent, orch.Scheduler.CPUCores = 1_000_000, 1_000_000
+	orch.Scheduler.GPUMemoryGB, orch.Scheduler.DailyBudget = 1e9, 1e9
+	orch.Scheduler.CooldownHours = 0
+	now := t0.AddDate(0, 1, 0)
+	e, err := New(Config{Store: db, Logger: logger, CILS: cils.DefaultConfig(), ARPO: arpo.DefaultConfig(), Orchestrator: orch,
+		Clock: flywheel.ClockFunc(func() time.Time { return now })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, e, now
+}
+
+// losing stores a model deployed 30 days before now and its losing live
+// P&L on the days from first to last days before now.
+func losing(t *testing.T, db *sqlite.DB, e *Engine, k flywheel.ModelKey, now time.Time, first, last int) {
+	t.Helper()
+	today := now.Truncate(24 * time.Hour)
+	if _, err := db.PutDeployments(t.Context(), []flywheel.Deployment{{ModelKey: k, ModelVersion: "v1", DeployedAt: today.AddDate(0, 0, -30)}}); err != nil {
+		t.Fatal(err)
+	}
+	var obs []flywheel.Observation
+	for day := first; day >= last; day-- {
+		exp := 0.003
+		obs = append(obs, flywheel.Observation{TS: today.AddDate(0, 0, -day).Add(2 * time.Hour), ModelKey: k, ModelVersion: "v1",
+			PnL: -0.004 + 0.002*float64(day%3-1), ExpectedPnL: &exp})
+	}
+	res, err := db.PutObservations(t.Context(), obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Notify("live", res)
+}
+
+// TestDecisionCitesTheARPOVersionStoredAfterIt checks that a pass that
+// decides before storing its ARPO insights admits the job, then stores
+// the insights under the version its signal cites, with the body the
+// decision read.
+func TestDecisionCitesTheARPOVersionStoredAfterIt(t *testing.T) {
+	db, e, now := setupLive(t)
+	ctx := t.Context()
+	for i, target := range []string{"fwd_ret_1d_A", "fwd_ret_1d_B"} {
+		k := flywheel.ModelKey{Target: target, ModelFamily: "ridge"}
+		losing(t, db, e, k, now, 20, 1)
+		e.pass(ctx)
+		jobs, err := db.Jobs(ctx, flywheel.JobFilter{Model: &k})
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("%s: jobs %v, err %v; want one", k, jobs, err)
+		}
+		sigs, err := db.Signals(ctx, flywheel.SignalFilter{Model: &k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := slices.IndexFunc(sigs, func(s flywheel.Signal) bool { return s.ID == jobs[0].SignalID })
+		if j < 0 {
+			t.Fatalf("%s: the job's signal %s is not stored", k, jobs[0].SignalID)
+		}
+		cited := sigs[j].InsightVersions[flywheel.InsightARPO]
+		stored, err := db.Insight(ctx, flywheel.InsightARPO, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(i + 1); stored.Version != want || cited != want {
+			t.Errorf("pass %d: stored arpo version %d, signal cites %d; want both %d", i+1, stored.Version, cited, want)
+		}
+		c, v, err := e.latestARPO(ctx)
+		if err != nil || v != stored.Version {
+			t.Fatalf("cached version %d (err %v), stored %d", v, err, stored.Version)
+		}
+		if body, _ := json.Marshal(c); string(body) != string(stored.Body) {
+			t.Errorf("pass %d: the stored body is not the insights decided on", i+1)
+		}
+	}
+}
+
+// TestRecentSignalsMatchTheStore checks the engine's copy of the recent
+// signals against a reading of the store after decisions that stored
+// some.
+func TestRecentSignalsMatchTheStore(t *testing.T) {
+	db, e, now := setupLive(t)
+	ctx := t.Context()
+	for _, target := range []string{"fwd_ret_1d_A", "fwd_ret_1d_B", "fwd_ret_1d_C"} {
+		losing(t, db, e, flywheel.ModelKey{Target: target, ModelFamily: "ridge"}, now, 20, 1)
+		e.pass(ctx)
+	}
+	want, err := db.Signals(ctx, flywheel.SignalFilter{Since: now.Add(-orchestrator.SignalMemory), Limit: page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 3 {
+		t.Fatalf("%d signals stored; want one a model at least", len(want))
+	}
+	e.decideMu.Lock()
+	got, err := e.recentSignals(ctx, now)
+	e.decideMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(sigs []flywheel.Signal) []string {
+		var out []string
+		for _, s := range sigs {
+			out = append(out, s.ID+"@"+s.CreatedAt.Format(time.RFC3339Nano))
+		}
+		return out
+	}
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Errorf("engine's signals\n%v\nstore's\n%v", ids(got), ids(want))
+	}
+}
