@@ -81,6 +81,9 @@ type Engine struct {
 
 	wake chan struct{}
 	mu   sync.Mutex
+	// wokeAt is the first wake-up since the last pass began; zero when
+	// none.
+	wokeAt time.Time
 	// dirty names the learners whose input changed since their last pass,
 	// and "decide" when a decision is due.
 	dirty map[string]bool
@@ -170,6 +173,11 @@ func (e *Engine) Notify(kind string, _ flywheel.IngestResult) {
 	if l, ok := learnerOf[kind]; ok {
 		e.markDirty(l)
 	}
+	e.mu.Lock()
+	if e.wokeAt.IsZero() {
+		e.wokeAt = time.Now()
+	}
+	e.mu.Unlock()
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -196,7 +204,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.wake:
 			select {
-			case <-time.After(e.debounce):
+			case <-time.After(e.sinceWake()):
 			case <-ctx.Done():
 				return nil
 			}
@@ -207,8 +215,24 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.markDirty(flywheel.InsightARPO)
 			e.markDirty(decide)
 		}
+		e.mu.Lock()
+		e.wokeAt = time.Time{}
+		e.mu.Unlock()
 		e.pass(ctx)
 	}
+}
+
+// sinceWake is how long the debounce still has to run: it counts from
+// the first wake-up since the last pass began, so that records which
+// arrived while a pass ran, and so have already waited, are not made to
+// wait the whole debounce again.
+func (e *Engine) sinceWake() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wokeAt.IsZero() {
+		return e.debounce
+	}
+	return max(0, e.debounce-time.Since(e.wokeAt))
 }
 
 // catchUp marks a learner dirty when its stored insights do not cover
