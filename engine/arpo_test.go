@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -133,5 +134,58 @@ func TestRecentSignalsMatchTheStore(t *testing.T) {
 	}
 	if !slices.Equal(ids(got), ids(want)) {
 		t.Errorf("engine's signals\n%v\nstore's\n%v", ids(got), ids(want))
+	}
+}
+
+// TestRunKeepsTheCitedVersions runs the engine through passes that admit
+// jobs, then stops it, and checks that every ARPO version a signal cites
+// is stored and asks to retrain the signal's model: the insights stored
+// after the decision are those it read, also when the engine stops.
+func TestRunKeepsTheCitedVersions(t *testing.T) {
+	db, e, now := setupLive(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	targets := []string{"fwd_ret_1d_A", "fwd_ret_1d_B", "fwd_ret_1d_C"}
+	for _, target := range targets {
+		k := flywheel.ModelKey{Target: target, ModelFamily: "ridge"}
+		losing(t, db, e, k, now, 20, 1)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			jobs, err := db.Jobs(t.Context(), flywheel.JobFilter{Model: &k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(jobs) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no job for %s within 10s", k)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	cancel()
+	<-done
+	sigs, err := db.Signals(t.Context(), flywheel.SignalFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) < len(targets) {
+		t.Fatalf("%d signals stored, want %d at least", len(sigs), len(targets))
+	}
+	for _, s := range sigs {
+		v := s.InsightVersions[flywheel.InsightARPO]
+		stored, err := db.Insight(t.Context(), flywheel.InsightARPO, v)
+		if err != nil {
+			t.Fatalf("signal %s cites arpo version %d: %v", s.ID, v, err)
+		}
+		var in arpo.Insights
+		if err := json.Unmarshal(stored.Body, &in); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(in.TargetsNeedingRetrain, func(r arpo.RetrainTarget) bool { return r.ModelKey == s.ModelKey }) {
+			t.Errorf("signal %s for %s cites arpo version %d, which does not ask to retrain it", s.ID, s.ModelKey, v)
+		}
 	}
 }

@@ -145,7 +145,8 @@ func (e *Engine) rememberSignals(fresh []flywheel.Signal) {
 	if e.signals == nil {
 		return
 	}
-	sigs := *e.signals
+	// A new slice: the old one may still be read by a snapshot.
+	sigs := append(make([]flywheel.Signal, 0, len(*e.signals)+len(fresh)), *e.signals...)
 	have := make(map[string]bool, len(sigs))
 	for _, s := range sigs {
 		have[s.ID] = true

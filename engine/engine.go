@@ -297,11 +297,19 @@ func (e *Engine) pass(ctx context.Context) {
 		}
 	}
 	if pending != nil {
+		// Stored even when the engine is stopping: a decision may already
+		// cite their version.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 		start := time.Now()
-		_, err := e.storeARPO(ctx, pending)
+		_, err := e.storeARPO(sctx, pending)
+		cancel()
 		e.learnt(ctx, flywheel.InsightARPO, took+time.Since(start), err)
 	}
 }
+
+// storeTimeout bounds storing a pass's insights once the engine is
+// stopping.
+const storeTimeout = 10 * time.Second
 
 // takeDirty reports whether what is dirty, and clears it.
 func (e *Engine) takeDirty(what string) bool {
