@@ -143,17 +143,12 @@ func jobsChart(jobs []flywheel.Job, now time.Time) template.HTML {
 type healthView struct {
 	H         *orchestrator.LoopHealth
 	Latencies []latencyRow
-	Figures   []figure
+	Figures   []orchestrator.HealthFigure
 }
 
 type latencyRow struct {
 	Path string
 	S    orchestrator.LatencyStat
-}
-
-type figure struct {
-	Name  string
-	Value *float64
 }
 
 func newHealthView(h *orchestrator.LoopHealth) *healthView {
@@ -165,16 +160,6 @@ func newHealthView(h *orchestrator.LoopHealth) *healthView {
 			{"training_to_cils", h.TrainingToCILSLatency},
 			{"training_to_arpo", h.TrainingToARPOLatency},
 		},
-		Figures: []figure{
-			{"cils_signal_accuracy", h.CILSSignalAccuracy},
-			{"cils_config_adoption_rate", h.CILSConfigAdoptionRate},
-			{"arpo_signal_accuracy", h.ARPOSignalAccuracy},
-			{"arpo_priority_correlation", h.ARPOPriorityCorrelation},
-			{"feedback_loop_effectiveness", h.FeedbackLoopEffectiveness},
-			{"scheduling_efficiency", h.SchedulingEfficiency},
-			{"resource_utilization", h.ResourceUtilization},
-			{"budget_utilization", h.BudgetUtilization},
-			{"config_adoption_rate", h.ConfigAdoptionRate},
-		},
+		Figures: h.Figures(),
 	}
 }

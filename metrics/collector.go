@@ -145,7 +145,7 @@ func collectHealth(ch chan<- prometheus.Metric, h *orchestrator.LoopHealth) {
 			ch <- gauge(descCorr, *c.Spearman, c.Source, c.Kind)
 		}
 	}
-	for _, f := range HealthFigures(h) {
+	for _, f := range h.Figures() {
 		if f.Value != nil {
 			ch <- gauge(descFigure, *f.Value, f.Name)
 		}
@@ -155,30 +155,6 @@ func collectHealth(ch chan<- prometheus.Metric, h *orchestrator.LoopHealth) {
 		n       int
 	}{{"succeeded", h.Jobs.Succeeded}, {"failed", h.Jobs.Failed}, {"lost", h.Jobs.Lost}, {"cancelled", h.Jobs.Cancelled}} {
 		ch <- gauge(descLoopJobs, float64(j.n), j.outcome)
-	}
-}
-
-// Figure is one named health ratio; Value is nil when there was nothing
-// to measure.
-type Figure struct {
-	Name  string
-	Value *float64
-}
-
-// HealthFigures lists the loop's health ratios under the seed's names
-// (section 8.1), in the order the seed gives them; the dashboard shows the
-// same list.
-func HealthFigures(h *orchestrator.LoopHealth) []Figure {
-	return []Figure{
-		{"cils_signal_accuracy", h.CILSSignalAccuracy},
-		{"cils_config_adoption_rate", h.CILSConfigAdoptionRate},
-		{"arpo_signal_accuracy", h.ARPOSignalAccuracy},
-		{"arpo_priority_correlation", h.ARPOPriorityCorrelation},
-		{"feedback_loop_effectiveness", h.FeedbackLoopEffectiveness},
-		{"scheduling_efficiency", h.SchedulingEfficiency},
-		{"resource_utilization", h.ResourceUtilization},
-		{"budget_utilization", h.BudgetUtilization},
-		{"config_adoption_rate", h.ConfigAdoptionRate},
 	}
 }
 

@@ -479,3 +479,26 @@ func ranks(v []float64) []float64 {
 	}
 	return r
 }
+
+// HealthFigure is one of the loop's health ratios under the seed's name;
+// Value is nil when there was nothing to measure.
+type HealthFigure struct {
+	Name  string
+	Value *float64
+}
+
+// Figures lists the loop's health ratios under the seed's names, in the
+// order of its section 8.1: what the dashboard shows and /metrics exports.
+func (h *LoopHealth) Figures() []HealthFigure {
+	return []HealthFigure{
+		{"cils_signal_accuracy", h.CILSSignalAccuracy},
+		{"cils_config_adoption_rate", h.CILSConfigAdoptionRate},
+		{"arpo_signal_accuracy", h.ARPOSignalAccuracy},
+		{"arpo_priority_correlation", h.ARPOPriorityCorrelation},
+		{"feedback_loop_effectiveness", h.FeedbackLoopEffectiveness},
+		{"scheduling_efficiency", h.SchedulingEfficiency},
+		{"resource_utilization", h.ResourceUtilization},
+		{"budget_utilization", h.BudgetUtilization},
+		{"config_adoption_rate", h.ConfigAdoptionRate},
+	}
+}
