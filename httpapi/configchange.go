@@ -220,27 +220,21 @@ func handleClearQuarantine(p ConfigPropagator) http.HandlerFunc {
 // handleRollbackBaseline puts every config file back as it was before
 // flywheel first changed it.
 func handleRollbackBaseline(p ConfigPropagator) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		reason, err := decodeOne(w, r, (*wireReason).reason)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		if p == nil {
-			writeError(w, r, errNoPropagator)
-			return
-		}
-		res, err := p.RollbackToBaseline(r.Context(), actor(r), reason)
-		if err != nil {
-			writeError(w, r, configError(err))
-			return
-		}
-		encode(w, r, http.StatusOK, res)
-	}
+	return handleRestore(p, func(r *http.Request, actor, reason string) (propagate.RestoreResult, error) {
+		return p.RollbackToBaseline(r.Context(), actor, reason)
+	})
 }
 
 // handleRestoreConfigBackup puts the files of backup {id} back whole.
 func handleRestoreConfigBackup(p ConfigPropagator) http.HandlerFunc {
+	return handleRestore(p, func(r *http.Request, actor, reason string) (propagate.RestoreResult, error) {
+		return p.Restore(r.Context(), chi.URLParam(r, "id"), actor, reason)
+	})
+}
+
+// handleRestore is the shape of both whole-file restores: a reason in,
+// the propagator's RestoreResult out.
+func handleRestore(p ConfigPropagator, restore func(r *http.Request, actor, reason string) (propagate.RestoreResult, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reason, err := decodeOne(w, r, (*wireReason).reason)
 		if err != nil {
@@ -251,7 +245,7 @@ func handleRestoreConfigBackup(p ConfigPropagator) http.HandlerFunc {
 			writeError(w, r, errNoPropagator)
 			return
 		}
-		res, err := p.Restore(r.Context(), chi.URLParam(r, "id"), actor(r), reason)
+		res, err := restore(r, actor(r), reason)
 		if err != nil {
 			writeError(w, r, configError(err))
 			return
