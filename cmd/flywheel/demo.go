@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flywheel-ml/flywheel"
+	"github.com/flywheel-ml/flywheel/arpo"
 	"github.com/flywheel-ml/flywheel/config"
 	"github.com/flywheel-ml/flywheel/httpapi"
 )
@@ -187,14 +189,45 @@ func feedMarket(ctx context.Context, c *httpapi.Client, o demoOptions) error {
 				Symbol: fmt.Sprintf("SYN%d", i%8), PnL: pnl, ExpectedPnL: &exp, Position: &pos})
 		}
 	}
-	if _, err := c.PostRuns(ctx, runs); err != nil {
-		return fmt.Errorf("report runs: %w", err)
+	// Live data first, and the runs once ARPO has learned from all of it,
+	// so that the decision the runs trigger weighs both learners' evidence,
+	// as in a daemon that has been running for a while. The observations go
+	// before the deployments so that ARPO's first pass already sees them:
+	// position sizes move from the previous pass's at most 0.1 a day.
+	if _, err := c.PostObservations(ctx, obs); err != nil {
+		return fmt.Errorf("report live: %w", err)
 	}
 	if _, err := c.PostDeployments(ctx, deps); err != nil {
 		return fmt.Errorf("report deployments: %w", err)
 	}
-	if _, err := c.PostObservations(ctx, obs); err != nil {
-		return fmt.Errorf("report live: %w", err)
+	if err := waitForARPO(ctx, c, len(obs)); err != nil {
+		return err
+	}
+	if _, err := c.PostRuns(ctx, runs); err != nil {
+		return fmt.Errorf("report runs: %w", err)
 	}
 	return nil
+}
+
+// waitForARPO waits until ARPO has learned from n observations.
+func waitForARPO(ctx context.Context, c *httpapi.Client, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		stored, err := c.Insight(ctx, flywheel.InsightARPO, 0)
+		if err != nil && flywheel.Code(err) != flywheel.ENotFound {
+			return fmt.Errorf("waiting for ARPO: %w", err)
+		}
+		var in arpo.Insights
+		if err == nil && json.Unmarshal(stored.Body, &in) == nil && in.ObservationsUsed >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("ARPO did not learn from the live history within 30 s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
