@@ -27,6 +27,17 @@ func (s RunStatus) Valid() bool {
 // Terminal reports whether the run has ended.
 func (s RunStatus) Terminal() bool { return s.Valid() && s != RunRunning }
 
+// Run kinds. A training run trains a new model; an evaluation run scores
+// the deployed model on data newer than its training (the pipeline's
+// routine monitoring), training nothing. CILS learns strategies, costs
+// and the trend of retrains from training runs, and reads evaluations as
+// the deployed model's current score: what a degradation is seen in and
+// what a retrain is measured against.
+const (
+	RunTraining   = "training"
+	RunEvaluation = "evaluation"
+)
+
 // MetricValidationScore is the primary metric: higher is better.
 const MetricValidationScore = "validation_score"
 
@@ -37,6 +48,9 @@ type Run struct {
 	// JobID is set when flywheel scheduled the run.
 	JobID string `json:"job_id,omitempty"`
 	ModelKey
+	// Kind is RunTraining (the default, also when empty) or
+	// RunEvaluation.
+	Kind       string         `json:"kind,omitempty"`
 	FeatureSet string         `json:"feature_set,omitempty"`
 	Config     map[string]any `json:"config,omitempty"`
 	StartedAt  time.Time      `json:"started_at"`
@@ -53,6 +67,10 @@ type Run struct {
 	// ReceivedAt is set by the store when the run is first accepted.
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
+
+// Evaluation reports whether the run is an evaluation of the deployed
+// model rather than a training run.
+func (r *Run) Evaluation() bool { return r.Kind == RunEvaluation }
 
 // ValidationScore returns the primary metric and whether it is present.
 func (r *Run) ValidationScore() (float64, bool) {
@@ -94,6 +112,9 @@ func (r *Run) Validate() error {
 		CheckName("regime", r.Regime, false),
 	); err != nil {
 		return err
+	}
+	if r.Kind != "" && r.Kind != RunTraining && r.Kind != RunEvaluation {
+		return FieldError("kind", "%q is not one of training, evaluation", r.Kind)
 	}
 	if !r.Status.Valid() {
 		if r.Status == "" {

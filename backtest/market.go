@@ -53,9 +53,14 @@ type Market interface {
 	// PnL is the P&L of one unit of model m's version v on day t, and the
 	// P&L the model expected.
 	PnL(m int, v *Version, t int) (pnl, expected float64)
-	// Truth reports whether Edge is known (the synthetic market).
+	// Evaluate scores model m's version v on the data up to day t, as the
+	// pipeline's evaluation runs do, training nothing; false when the
+	// market has no evaluations.
+	Evaluate(m int, v *Version, t int) (float64, bool)
+	// Truth reports whether Sharpe is known (the synthetic market).
 	Truth() bool
-	// Edge is the true expected P&L of version v of model m on day t;
-	// only meaningful when Truth holds.
-	Edge(m int, v *Version, t int) float64
+	// Sharpe is the true daily Sharpe ratio of version v of model m on
+	// day t: the model's quality that day, whatever the market's
+	// volatility; only meaningful when Truth holds.
+	Sharpe(m int, v *Version, t int) float64
 }

@@ -54,8 +54,9 @@ func (c *recorder) plan(t int, p *orchestrator.Plan) {
 }
 
 // improvement is what a retrain did to its model: on the synthetic
-// market the change of the true edge on the day the new version starts
-// trading; on a real market the change of the validation score.
+// market the change of the model's true daily Sharpe ratio on the day the
+// new version starts trading (its quality, not that day's volatility);
+// on a real market the change of the validation score.
 func improvement(r *replay, p pending, t int) float64 {
 	if !r.mk.Truth() {
 		return p.version.Score - r.score[p.model]
@@ -63,7 +64,7 @@ func improvement(r *replay, p pending, t int) float64 {
 	d := min(t+1, len(r.mk.Dates())-1)
 	next := p.version
 	next.Trained = t + 1
-	return r.mk.Edge(p.model, &next, d) - r.mk.Edge(p.model, &r.live[p.model], d)
+	return r.mk.Sharpe(p.model, &next, d) - r.mk.Sharpe(p.model, &r.live[p.model], d)
 }
 
 // retrain records a finished retrain; a retrain that did not improve its

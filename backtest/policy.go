@@ -148,6 +148,33 @@ func (p *fixedPolicy) Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *
 	return jobs, nil, nil
 }
 
+// FlywheelConfig is the flywheel policy's orchestrator configuration:
+// base with the priority carried by the value of a retrain alone. The
+// expected improvement is CILS's restorable gap (the model's usual
+// training score less its current score, which the pipeline's
+// evaluation runs keep up to date) with improvement_scale 250, so that a
+// gap of 0.024 in validation-score units pays for 2 compute units at
+// min_priority 0.3; the weights are value 1 and the others 0 (the seed's
+// 0/1 indicators fire on most models here and would rank by noise); and
+// nothing ages, because aging admits low-value retrains that waste
+// compute. The seed's formula is unchanged: these are its weights and
+// scales, set in a daemon's config file as
+//
+//	orchestrator:
+//	  weights: {cils: 0, arpo: 0, value: 1, urgency: 0}
+//	  value: {estimate: gap, improvement_scale: 250}
+//	  scheduler: {aging_per_day: 0}
+func FlywheelConfig(base orchestrator.Config) orchestrator.Config {
+	cfg := base
+	cfg.Weights = orchestrator.Weights{Value: 1}
+	cfg.Value.Estimate = orchestrator.EstimateGap
+	cfg.Value.ImprovementScale = 250
+	cfg.Value.Relative = false
+	cfg.Calibration.Enabled = false
+	cfg.Scheduler.AgingPerDay = 0
+	return cfg
+}
+
 // newPolicy builds a policy by name. period is the periodic policy's N.
 func newPolicy(name string, o *Options, mk Market, period int) (Policy, error) {
 	base := o.Orchestrator
@@ -158,9 +185,7 @@ func newPolicy(name string, o *Options, mk Market, period int) (Policy, error) {
 	n := len(mk.Models())
 	switch name {
 	case PolicyFlywheel:
-		cfg := base
-		cfg.Calibration.Enabled = true
-		return &orchPolicy{name: name, cfg: cfg}, nil
+		return &orchPolicy{name: name, cfg: FlywheelConfig(base)}, nil
 	case PolicySeed:
 		cfg := base
 		cfg.Weights, cfg.Calibration.Enabled = orchestrator.SeedWeights, false
@@ -225,9 +250,12 @@ func roundRobin(n int) *fixedPolicy {
 	}
 }
 
-// oracle retrains the models whose retrain adds the most true P&L over
-// the value horizon, net of its compute price, knowing what each retrain
-// will yield: the best choice under the same slots and budget.
+// oracle retrains the models whose retrain adds the most true expected
+// P&L over the value horizon, net of its compute price: the best choice
+// under the same slots and budget for a policy that knows the market
+// (every model's edge and decay, the regimes and volatility to come) but
+// not which model a retrain will produce, which no policy can know
+// before the run: it expects a retrain of average quality.
 func oracle(s *Synthetic) func(*replay, int) []int {
 	return func(r *replay, t int) []int {
 		type cand struct {
@@ -241,6 +269,7 @@ func oracle(s *Synthetic) func(*replay, int) []int {
 				continue
 			}
 			next, _ := s.Train(m, t)
+			next.Quality = 1
 			next.Trained = t + 1 + int(s.sc.RetrainDays+0.999)
 			if v := s.RetrainValue(m, &r.live[m], t, &next); v > price {
 				cs = append(cs, cand{m, v})

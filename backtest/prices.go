@@ -87,7 +87,11 @@ func (p *Prices) Regime(int) int { return RegimeUnknown }
 func (p *Prices) Truth() bool { return false }
 
 // Edge implements Market: unknown on real data.
-func (p *Prices) Edge(int, *Version, int) float64 { return math.NaN() }
+func (p *Prices) Sharpe(int, *Version, int) float64 { return math.NaN() }
+
+// Evaluate implements Market: the reference pipeline reports training
+// runs only, so the real market has no evaluations.
+func (p *Prices) Evaluate(int, *Version, int) (float64, bool) { return 0, false }
 
 // MarketReturn implements Market: the equal-weight return of the assets.
 func (p *Prices) MarketReturn(t int) float64 {

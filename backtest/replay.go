@@ -103,7 +103,8 @@ func (r *replay) day(t int) error {
 	if err != nil {
 		return err
 	}
-	if err := r.learn(now, finished); err != nil {
+	evaluated := r.evaluate(t, now)
+	if err := r.learn(now, finished || evaluated); err != nil {
 		return err
 	}
 	jobs, plan, err := r.pol.Decide(r, t, now)
@@ -172,6 +173,28 @@ func (r *replay) finish(t int, now time.Time) (bool, error) {
 	}
 	r.active = kept
 	return done, nil
+}
+
+// evaluate reports the evaluation runs of day t: the pipeline scoring
+// the deployed versions on the data up to the day. An evaluation becomes
+// the model's current score, which the next retrain is measured against.
+func (r *replay) evaluate(t int, now time.Time) bool {
+	done := false
+	at := now.Add(-30 * time.Minute)
+	for m := range r.keys {
+		score, ok := r.mk.Evaluate(m, &r.live[m], t)
+		if !ok {
+			continue
+		}
+		run := r.run(m, "", at, at, score)
+		run.RunID = fmt.Sprintf("eval-%s-%d", r.keys[m].Target, t)
+		run.Kind = flywheel.RunEvaluation
+		run.Cost = flywheel.Cost{}
+		r.st.runs = append(r.st.runs, run)
+		r.score[m] = score
+		done = true
+	}
+	return done
 }
 
 func (r *replay) jobByID(id string) *flywheel.Job {

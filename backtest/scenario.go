@@ -52,6 +52,11 @@ type Scenario struct {
 	// validation score around the true edge.
 	RetrainNoise float64 `yaml:"retrain_noise" json:"retrain_noise"`
 	ScoreNoise   float64 `yaml:"score_noise" json:"score_noise"`
+	// EvaluateEvery is how often, in trading days, the pipeline scores
+	// each deployed model on recent data (an evaluation run: the model's
+	// current score, decay and regime included, plus ScoreNoise); 0 means
+	// never. Evaluations train nothing and are not charged to the budget.
+	EvaluateEvery int `yaml:"evaluate_every" json:"evaluate_every"`
 	// RetrainCost is a run's compute in units; RetrainDays its duration in
 	// days; UnitPrice the P&L one compute unit costs.
 	RetrainCost float64 `yaml:"retrain_cost" json:"retrain_cost"`
@@ -74,7 +79,7 @@ type Scenario struct {
 // about 70 trading days, spread so that some models need retraining every
 // month and others twice a year. The calm regime lasts about 100 days and
 // the volatile one about 25; a model trained in the other regime keeps half
-// its edge. A run costs 2 units (0.2% of a unit of capital at 0.001 a unit)
+// its edge. The pipeline scores every deployed model once a week. A run costs 2 units (0.2% of a unit of capital at 0.001 a unit)
 // and takes a day; the budget of 6 units a day allows three runs, a third
 // of what retraining every model every week would take.
 func DefaultScenario() Scenario {
@@ -87,7 +92,7 @@ func DefaultScenario() Scenario {
 		DailyVol: 0.01, VolatileMultiplier: 2,
 		VolPersistence: 0.90, VolShock: 0.05,
 		FactorLoading: 0.4,
-		RetrainNoise:  0.15, ScoreNoise: 0.01,
+		RetrainNoise:  0.15, ScoreNoise: 0.01, EvaluateEvery: 5,
 		RetrainCost: 2, RetrainDays: 1, UnitPrice: 0.001,
 		Budget: 6, MaxConcurrent: 3,
 		InitialAgeDays: 120, ValueHorizon: 60,
@@ -144,6 +149,7 @@ func (s Scenario) Validate() error {
 		{"factor_loading", s.FactorLoading, 0, 0.999},
 		{"retrain_noise", s.RetrainNoise, 0, 5},
 		{"score_noise", s.ScoreNoise, 0, 10},
+		{"evaluate_every", float64(s.EvaluateEvery), 0, 100000},
 		{"retrain_cost", s.RetrainCost, 1e-6, 1e6},
 		{"retrain_days", s.RetrainDays, 0.01, 365},
 		{"unit_price", s.UnitPrice, 0, 1e6},

@@ -128,6 +128,20 @@ func (s *Synthetic) Train(m, t int) (Version, error) {
 	return Version{Trained: t + 1, Regime: s.regime[t], Quality: q, Score: score}, nil
 }
 
+// Evaluate implements Market: every scenario.evaluate_every trading days
+// (staggered over the models) a model's live version is scored on recent
+// data: its true current Sharpe ratio, decay and regime included, plus
+// the score noise. The noise is drawn from the model and the day alone,
+// so every policy sees the same evaluation of the same version.
+func (s *Synthetic) Evaluate(m int, v *Version, t int) (float64, bool) {
+	k := s.sc.EvaluateEvery
+	if k <= 0 || (t+m)%k != 0 {
+		return 0, false
+	}
+	rng := rand.New(rand.NewPCG(s.seed^0xe7a1, uint64(m)<<32|uint64(t)))
+	return s.sharpe(m, v, t) + s.sc.ScoreNoise*rng.NormFloat64(), true
+}
+
 // sharpe is the true daily Sharpe ratio of version v of model m on day t.
 func (s *Synthetic) sharpe(m int, v *Version, t int) float64 {
 	e := s.edge0[m] * v.Quality * math.Exp(-s.decay[m]*float64(t-v.Trained))
@@ -137,8 +151,11 @@ func (s *Synthetic) sharpe(m int, v *Version, t int) float64 {
 	return e
 }
 
-// Edge implements Market.
-func (s *Synthetic) Edge(m int, v *Version, t int) float64 {
+// Sharpe implements Market.
+func (s *Synthetic) Sharpe(m int, v *Version, t int) float64 { return s.sharpe(m, v, t) }
+
+// edge is the true expected P&L of version v of model m on day t.
+func (s *Synthetic) edge(m int, v *Version, t int) float64 {
 	return s.sharpe(m, v, t) * s.sigma[t]
 }
 
@@ -154,7 +171,7 @@ func (s *Synthetic) PnL(m int, v *Version, t int) (pnl, expected float64) {
 func (s *Synthetic) RetrainValue(m int, cur *Version, t int, next *Version) float64 {
 	var v float64
 	for d := next.Trained; d < min(len(s.dates), next.Trained+s.sc.ValueHorizon); d++ {
-		v += s.Edge(m, next, d) - s.Edge(m, cur, d)
+		v += s.edge(m, next, d) - s.edge(m, cur, d)
 	}
 	return v
 }

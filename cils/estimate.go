@@ -11,7 +11,7 @@ type Estimate struct {
 	Kind string `json:"kind"`
 	// ExpectedImprovement is the expected change of the validation score
 	// from one retrain: the mean change between the model's consecutive
-	// successful runs, blended with its kind's mean change
+	// successful training runs, blended with its kind's mean change
 	// (KindImprovement) with weight estimate_prior_runs, so a model with
 	// few runs leans on its kind: (sum of its changes + k * kind mean) /
 	// (its changes + k). ImprovementRuns is its number of changes. The mean
@@ -24,20 +24,22 @@ type Estimate struct {
 	// RestorableGap is the other reading of what a retrain brings: the
 	// change of the validation score expected if the model were trained
 	// again now, Baseline - Latest, where Baseline is the mean validation
-	// score of the model's successful runs (the latest included) and Latest
-	// the score of the latest. A retrain draws a new model around the
-	// model's usual level, so it is expected to restore a latest run that
-	// fell below that level (positive gap, as for a degrading model) and to
-	// give back a lucky one (negative gap); the trend above is negative for
-	// a degrading model instead. Including the latest run in the mean
-	// shrinks the gap of a model with few runs toward 0: (n-1)/n of the
-	// distance to the mean of the earlier runs, and 0 for a single run.
+	// score of the model's successful training runs and Latest the score
+	// of its latest successful run of either kind: with evaluation runs,
+	// the deployed model's current score. A retrain draws a new model
+	// around the model's usual level, so it is expected to restore a
+	// current score that fell below that level (positive gap, as for a
+	// decaying model) and to give back a lucky one (negative gap); the
+	// trend above is negative for a degrading model instead. When the
+	// latest run is a training run it is in the mean, which shrinks the
+	// gap of a model with few runs toward 0: (n-1)/n of the distance to
+	// the mean of the earlier runs, and 0 for a single run.
 	// Both are in validation score units; Baseline also lets a caller read
 	// the gap relative to the model's level.
 	RestorableGap float64 `json:"restorable_gap"`
 	Baseline      float64 `json:"baseline"`
 	Latest        float64 `json:"latest"`
-	// ExpectedCost is the mean Cost.Units() of its successful runs, and
+	// ExpectedCost is the mean Cost.Units() of its successful training runs, and
 	// ExpectedDurationSeconds their mean duration (wall_seconds, or
 	// finished_at - started_at when that is not reported). A model without
 	// such runs gets its kind's mean and CostRuns or DurationRuns of 0.
@@ -81,13 +83,13 @@ type estimator struct {
 
 func (e *estimator) add(ms *modelSeries) {
 	var p modelSums
-	for j, x := range ms.scores {
+	for j, x := range ms.trainedScores {
 		p.score.add(x)
 		if j > 0 {
-			p.delta.add(x - ms.scores[j-1])
+			p.delta.add(x - ms.trainedScores[j-1])
 		}
 	}
-	for _, sr := range ms.scored {
+	for _, sr := range ms.trained {
 		if c := sr.run.Cost.Units(); finite(c) {
 			p.cost.add(c)
 		}
@@ -125,8 +127,9 @@ func (e *estimator) estimates(cfg *Config) []Estimate {
 		if w := float64(p.delta.n) + cfg.EstimatePriorRuns; w > 0 {
 			est.ExpectedImprovement = (p.delta.sum + cfg.EstimatePriorRuns*est.KindImprovement) / w
 		}
-		if n := len(ms.scores); n > 0 {
-			est.Baseline, est.Latest = p.score.mean(), ms.scores[n-1]
+		if p.score.n > 0 {
+			est.Baseline = p.score.mean()
+			est.Latest = ms.scores[len(ms.scores)-1]
 			est.RestorableGap = est.Baseline - est.Latest
 		}
 		if p.cost.n > 0 {

@@ -30,6 +30,11 @@ type modelSeries struct {
 	// in the same order, and scores their scores.
 	scored []scoredRun
 	scores []float64
+	// trained and trainedScores are the scored training runs alone
+	// (evaluations left out): what strategies, costs and the retrain
+	// estimates are learnt from.
+	trained       []scoredRun
+	trainedScores []float64
 }
 
 type scoredRun struct {
@@ -140,6 +145,10 @@ func (ms *modelSeries) prepare() error {
 		if s, ok := r.ValidationScore(); ok && r.Status == flywheel.RunSucceeded && finite(s) {
 			ms.scored = append(ms.scored, scoredRun{run: r, score: s})
 			ms.scores = append(ms.scores, s)
+			if !r.Evaluation() {
+				ms.trained = append(ms.trained, scoredRun{run: r, score: s})
+				ms.trainedScores = append(ms.trainedScores, s)
+			}
 		}
 	}
 	return nil

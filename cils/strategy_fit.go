@@ -42,9 +42,9 @@ func (c *strategyRuns) add(ms *modelSeries) {
 		kd = &kindData{idx: make(map[string]int)}
 		c.byKind[ms.kind] = kd
 	}
-	ys := make([]float64, 0, len(ms.scored))
-	ss := make([]int, 0, len(ms.scored))
-	for _, sr := range ms.scored {
+	ys := make([]float64, 0, len(ms.trained))
+	ss := make([]int, 0, len(ms.trained))
+	for _, sr := range ms.trained {
 		if !c.reader.read(sr.run.Config) {
 			c.skipped++
 			continue
