@@ -109,3 +109,53 @@ func TestRestorableGap(t *testing.T) {
 		t.Errorf("degrading model: trend %.4f, gap %.4f; want the trend negative and the gap positive", e.ExpectedImprovement, e.RestorableGap)
 	}
 }
+
+// TestEvaluationRuns checks that evaluations of the deployed model set
+// the current score the gap is measured from, and count nowhere else: not
+// in the trend, the costs, the durations or the strategies.
+func TestEvaluationRuns(t *testing.T) {
+	t.Parallel()
+	var h history
+	k := key("fwd_eval", "ridge")
+	cfgA := map[string]any{"top_n": 20.0, "aggregation_method": "mean"}
+	// Two training runs at 0.10 and 0.12 (trend +0.02, cost 1.5 units
+	// each), then three evaluations of the deployed model as it decays,
+	// free and instant.
+	cfgB := map[string]any{"top_n": 50.0, "aggregation_method": "mean"}
+	h.add(k, 0.10, cfgA)
+	h.add(k, 0.12, cfgB)
+	for _, s := range []float64{0.11, 0.09, 0.07} {
+		r := h.add(k, s, nil)
+		r.Kind, r.Cost = flywheel.RunEvaluation, flywheel.Cost{}
+	}
+	in := learn(t, h.runs, nil)
+	e, ok := in.EstimateFor(k)
+	if !ok {
+		t.Fatal("no estimate")
+	}
+	near := func(x, y float64) bool { return math.Abs(x-y) < 1e-12 }
+	// baseline = mean of the training scores = (0.10 + 0.12) / 2 = 0.11;
+	// latest = the latest evaluation, 0.07; gap = 0.11 - 0.07 = 0.04.
+	if !near(e.Baseline, 0.11) || !near(e.Latest, 0.07) || !near(e.RestorableGap, 0.04) {
+		t.Errorf("baseline %.4f latest %.4f gap %.4f, want 0.11, 0.07, 0.04", e.Baseline, e.Latest, e.RestorableGap)
+	}
+	// One change between training runs (+0.02), blended with the kind's
+	// mean, which is the same model's: +0.02.
+	if e.ImprovementRuns != 1 || !near(e.ExpectedImprovement, 0.02) {
+		t.Errorf("trend %.4f over %d changes, want +0.02 over 1", e.ExpectedImprovement, e.ImprovementRuns)
+	}
+	if e.CostRuns != 2 || !near(e.ExpectedCost, 1.5) || e.DurationRuns != 2 || !near(e.ExpectedDurationSeconds, 1800) {
+		t.Errorf("cost %.3f over %d runs, duration %.0f over %d, want 1.5 and 1800 over the 2 training runs",
+			e.ExpectedCost, e.CostRuns, e.ExpectedDurationSeconds, e.DurationRuns)
+	}
+	// The decay shows in the degradation tests, which read every score:
+	// 0.07 is a third below 0.105, the median of the four runs before it.
+	if len(in.DegradingTargets) != 1 || in.DegradingTargets[0].ModelKey != k {
+		t.Errorf("degrading targets %v, want %s", in.DegradingTargets, k)
+	}
+	// The evaluations carry no config: read as training runs, each would
+	// count as a run without a strategy.
+	if in.RunsWithoutStrategy != 0 {
+		t.Errorf("%d runs without a strategy, want 0: evaluations are not strategy evidence", in.RunsWithoutStrategy)
+	}
+}

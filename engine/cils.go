@@ -70,12 +70,12 @@ func loadRuns(ctx context.Context, store flywheel.RunStore) ([]flywheel.Run, err
 	}
 }
 
-// rememberLastTrained keeps, per model, when its latest successful run
-// finished, for the decisions: runs change only when CILS learns.
+// rememberLastTrained keeps, per model, when its latest successful
+// training run finished, for the decisions: runs change only when CILS learns.
 func (e *Engine) rememberLastTrained(runs []flywheel.Run) {
 	last := make(map[flywheel.ModelKey]time.Time)
 	for _, r := range runs {
-		if r.Status != flywheel.RunSucceeded || r.FinishedAt == nil {
+		if r.Status != flywheel.RunSucceeded || r.FinishedAt == nil || r.Evaluation() {
 			continue
 		}
 		if t := *r.FinishedAt; t.After(last[r.ModelKey]) {

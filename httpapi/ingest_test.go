@@ -69,6 +69,8 @@ func badRuns() []badRecord {
 		{"number target", r.with("target", `7`).String(), 400, "target"},
 		{"missing status", r.with("status", "").String(), 422, "status"},
 		{"unknown status", r.with("status", `"done"`).String(), 422, "status"},
+		{"unknown kind", r.with("kind", `"backfill"`).String(), 422, "kind"},
+		{"number kind", r.with("kind", `1`).String(), 400, "kind"},
 		{"missing started_at", r.with("started_at", "").String(), 422, "started_at"},
 		{"started_at not RFC 3339", r.with("started_at", `"01/06/2024"`).String(), 422, "started_at"},
 		{"finished_at not RFC 3339", r.with("finished_at", `"soon"`).String(), 422, "finished_at"},

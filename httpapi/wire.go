@@ -98,6 +98,7 @@ type wireRun struct {
 	Target            string          `json:"target"`
 	ModelFamily       string          `json:"model_family"`
 	FeatureSet        string          `json:"feature_set"`
+	Kind              string          `json:"kind"`
 	Config            json.RawMessage `json:"config"`
 	StartedAt         *string         `json:"started_at"`
 	FinishedAt        *string         `json:"finished_at"`
@@ -197,6 +198,7 @@ func (w *wireRun) convert(p runParts) (flywheel.Run, error) {
 		JobID:             w.JobID,
 		ModelKey:          flywheel.ModelKey{Target: w.Target, ModelFamily: w.ModelFamily},
 		FeatureSet:        w.FeatureSet,
+		Kind:              w.Kind,
 		Config:            p.config,
 		Status:            flywheel.RunStatus(w.Status),
 		Metrics:           p.metrics,

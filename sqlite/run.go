@@ -155,7 +155,7 @@ func (w *writeTx) runValues(ctx context.Context, r *flywheel.Run, digest string)
 	}
 	return []any{r.JobID, model, r.FeatureSet, config, nanos(r.StartedAt), nullNanos(r.FinishedAt),
 		string(r.Status), score, r.Cost.GPUHours, r.Cost.CPUHours, r.Cost.WallSeconds, from, to,
-		r.Regime, digest, nanos(w.now)}, nil
+		r.Regime, r.Kind, digest, nanos(w.now)}, nil
 }
 
 // runColumns are the training_runs columns a report sets, in the order
@@ -163,7 +163,7 @@ func (w *writeTx) runValues(ctx context.Context, r *flywheel.Run, digest string)
 var runColumns = []string{
 	"job_id", "model_id", "feature_set", "config", "started_at", "finished_at", "status",
 	"validation_score", "gpu_hours", "cpu_hours", "wall_seconds", "data_from", "data_to",
-	"regime", "digest", "updated_at",
+	"regime", "kind", "digest", "updated_at",
 }
 
 var (
@@ -312,7 +312,7 @@ func (db *DB) Runs(ctx context.Context, f flywheel.RunFilter) ([]flywheel.Run, e
 func loadRuns(ctx context.Context, tx *sql.Tx, where string, args []any, n int) ([]flywheel.Run, error) {
 	q := `SELECT r.id, r.run_id, r.job_id, m.target, m.model_family, r.feature_set, r.config, r.started_at,
 	r.finished_at, r.status, r.gpu_hours, r.cpu_hours, r.wall_seconds, r.data_from, r.data_to, r.regime,
-	r.received_at
+	r.kind, r.received_at
 FROM training_runs r JOIN models m ON m.id = r.model_id
 WHERE ` + where + `
 ORDER BY r.started_at DESC, r.run_id DESC
@@ -335,7 +335,7 @@ LIMIT ?`
 		)
 		if err := rows.Scan(&id, &r.RunID, &r.JobID, &r.Target, &r.ModelFamily, &r.FeatureSet, jsonColumn{&r.Config},
 			&started, &finished, &status, &r.Cost.GPUHours, &r.Cost.CPUHours, &r.Cost.WallSeconds,
-			&from, &to, &r.Regime, &recvd); err != nil {
+			&from, &to, &r.Regime, &r.Kind, &recvd); err != nil {
 			return nil, err
 		}
 		r.StartedAt, r.FinishedAt, r.ReceivedAt = fromNanos(started), fromNullNanos(finished), fromNanos(recvd)

@@ -83,6 +83,19 @@ func testRunRoundTrip(t *testing.T, s flywheel.Store) {
 		t.Errorf("bare run came back with optional parts set: %+v", got)
 	}
 	wantJSON(t, "bare run read back", withoutReceivedAt(got), bare)
+
+	// An evaluation run keeps its kind.
+	eval := runningRun("run-3", modelA, t0.Add(2*time.Hour))
+	eval.Kind, eval.Status, eval.FinishedAt = flywheel.RunEvaluation, flywheel.RunSucceeded, ptr(t0.Add(3*time.Hour))
+	eval.Metrics = map[string]float64{flywheel.MetricValidationScore: 0.4}
+	res, err = s.PutRuns(ctx, []flywheel.Run{eval})
+	wantResult(t, "put evaluation run", res, err, flywheel.IngestResult{Accepted: 1})
+	got, err = s.Run(ctx, "run-3")
+	mustNoError(t, "read evaluation run", err)
+	if !got.Evaluation() {
+		t.Errorf("evaluation run came back with kind %q", got.Kind)
+	}
+	wantJSON(t, "evaluation run read back", withoutReceivedAt(got), eval)
 }
 
 func testRunIdempotency(t *testing.T, s flywheel.Store) {
