@@ -2,6 +2,7 @@ package backtest
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -250,22 +251,34 @@ func roundRobin(n int) *fixedPolicy {
 	}
 }
 
-// oracle retrains the models whose retrain adds the most true expected
-// P&L over the value horizon, net of its compute price: the best choice
-// under the same slots and budget for a policy that knows the market
-// (every model's edge and decay, the regimes and volatility to come) but
-// not which model a retrain will produce, which no policy can know
-// before the run: it expects a retrain of average quality.
+// oracle is the best choice under the same slots and budget for a policy
+// that knows the market (every model's edge and decay rate, the regimes
+// and volatility to come) but not which model a retrain will produce,
+// which no policy can know before the run: it expects a retrain of
+// average quality. It follows the optimal replacement rule for a
+// decaying asset: a model retrained every T days earns on average
+// g(T) = (E (1 - exp(-k T)) / k - C) / T a day (E its fresh edge in P&L,
+// k its decay rate, C a run's price), which is largest at the T* where
+// the model's current edge has fallen to g(T*). So a model is due once
+// its true edge today (decay and regime included) is at or below
+// exp(-k T*) of its fresh edge, and is retrained only if that adds P&L
+// over the value horizon; due models are taken by that value, best
+// first. Retraining earlier than T* spends compute on little edge,
+// later loses more edge than a run costs.
 func oracle(s *Synthetic) func(*replay, int) []int {
+	price := s.sc.RetrainCost * s.sc.UnitPrice
+	due := make([]float64, len(s.models))
+	for m := range s.models {
+		due[m] = replacementLevel(s.edge0[m]*s.sc.DailyVol, s.decay[m], price)
+	}
 	return func(r *replay, t int) []int {
 		type cand struct {
 			m int
 			v float64
 		}
 		var cs []cand
-		price := s.sc.RetrainCost * s.sc.UnitPrice
 		for m := range r.keys {
-			if r.busy(m) {
+			if r.busy(m) || s.sharpe(m, &r.live[m], t) > due[m]*s.edge0[m] {
 				continue
 			}
 			next, _ := s.Train(m, t)
@@ -282,4 +295,22 @@ func oracle(s *Synthetic) func(*replay, int) []int {
 		}
 		return out
 	}
+}
+
+// replacementLevel is the share of its fresh edge at which a model with
+// fresh daily edge e (P&L) decaying at rate k a day is best retrained at
+// price c: exp(-k T*) for the period T* (in days, searched up to ten
+// years) that maximises the average daily P&L of retraining every T days.
+// A model that does not decay is never due (level 0).
+func replacementLevel(e, k, c float64) float64 {
+	if k <= 0 || e <= 0 {
+		return 0
+	}
+	best, bestT := math.Inf(-1), 0
+	for T := 1; T <= 2520; T++ {
+		if g := (e*(1-math.Exp(-k*float64(T)))/k - c) / float64(T); g > best {
+			best, bestT = g, T
+		}
+	}
+	return math.Exp(-k * float64(bestT))
 }
