@@ -116,6 +116,11 @@ func (r *Run) Validate() error {
 	if r.Kind != "" && r.Kind != RunTraining && r.Kind != RunEvaluation {
 		return FieldError("kind", "%q is not one of training, evaluation", r.Kind)
 	}
+	if r.Evaluation() && r.JobID != "" {
+		// A job's run is what the runner waits for; an evaluation trains
+		// nothing, so it must not end a job.
+		return FieldError("job_id", "is set on an evaluation run; evaluations train nothing and belong to no job")
+	}
 	if !r.Status.Valid() {
 		if r.Status == "" {
 			return FieldError("status", "is required")

@@ -71,6 +71,7 @@ func badRuns() []badRecord {
 		{"unknown status", r.with("status", `"done"`).String(), 422, "status"},
 		{"unknown kind", r.with("kind", `"backfill"`).String(), 422, "kind"},
 		{"number kind", r.with("kind", `1`).String(), 400, "kind"},
+		{"evaluation with a job", r.with("kind", `"evaluation"`).with("job_id", `"job-1"`).String(), 422, "job_id"},
 		{"missing started_at", r.with("started_at", "").String(), 422, "started_at"},
 		{"started_at not RFC 3339", r.with("started_at", `"01/06/2024"`).String(), 422, "started_at"},
 		{"finished_at not RFC 3339", r.with("finished_at", `"soon"`).String(), 422, "finished_at"},
