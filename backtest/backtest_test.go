@@ -113,6 +113,31 @@ func TestWastedRuns(t *testing.T) {
 	}
 }
 
+// TestEvaluationsShowDecay checks what the pipeline's evaluation runs
+// give the learners: the threshold policy retrains on CILS's degradation
+// flag, which only evaluations can raise on the synthetic market (a
+// retrain's own score is its fresh model's), and flywheel's restorable gap
+// rests on them too.
+func TestEvaluationsShowDecay(t *testing.T) {
+	t.Parallel()
+	for _, every := range []int{5, 0} {
+		o, _ := small(t, PolicyThreshold, PolicyFlywheel)
+		o.Scenario.EvaluateEvery = every
+		mk, err := NewSynthetic(o.Scenario, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := compare(t, mk, o)
+		th, fly := res.Policies[PolicyThreshold], res.Policies[PolicyFlywheel]
+		if every > 0 && (th.Runs == 0 || fly.Runs == 0) {
+			t.Errorf("evaluate_every %d: threshold %d runs, flywheel %d; want both to retrain decaying models", every, th.Runs, fly.Runs)
+		}
+		if every == 0 && (th.Runs != 0 || fly.Runs != 0) {
+			t.Errorf("without evaluations: threshold %d runs, flywheel %d; want none (no learner sees a decay)", th.Runs, fly.Runs)
+		}
+	}
+}
+
 func TestScenarioFile(t *testing.T) {
 	t.Parallel()
 	sc, err := LoadScenario(filepath.Join("testdata", "scenario-default.yaml"))
@@ -127,6 +152,7 @@ func TestScenarioFile(t *testing.T) {
 		{"models: many\n", "models"},
 		{"decay_rate: -1\n", "decay_rate"},
 		{"budget: 1\nretrain_days: 0\n", "retrain_days"},
+		{"evaluate_every: -5\n", "evaluate_every"},
 	} {
 		_, err := ParseScenario([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

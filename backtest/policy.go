@@ -158,7 +158,10 @@ func (p *fixedPolicy) Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *
 // min_priority 0.3; the weights are value 1 and the others 0 (the seed's
 // 0/1 indicators fire on most models here and would rank by noise); and
 // nothing ages, because aging admits low-value retrains that waste
-// compute. The seed's formula is unchanged: these are its weights and
+// compute. It rests on evaluation runs: without them a model's current
+// score is its last training score, the gap is 0 and nothing is retrained
+// (on real prices, where the reference pipeline reports training runs
+// only, it does what never does). The seed's formula is unchanged: these are its weights and
 // scales, set in a daemon's config file as
 //
 //	orchestrator:
