@@ -67,7 +67,7 @@ func runPass(cfg *Config, snap *Snapshot, prev *passCache, changed map[flywheel.
 	x, days := bookSeries(cfg, models)
 	in.PortfolioPerformance = portfolioPerformance(cfg, models, in.ModelPerformance, x)
 	in.HighPriorityTargets = highPriority(cfg, models, in.ModelPerformance, x, days)
-	in.Allocation = allocateModels(cfg, models, in.ModelPerformance)
+	in.Allocation = prev.allocation(next, cfg, models, in.ModelPerformance)
 	in.TargetsNeedingRetrain = needingRetrain(cfg, models, in)
 	return in, next, nil
 }
@@ -116,6 +116,10 @@ func learnModels(cfg *Config, snap *Snapshot, w *windows, labels *dayLabels, mod
 		in.PreviousGeneratedAt = &at
 		elapsed = in.GeneratedAt.Sub(at).Hours() / 24
 	}
+	var prevAdj []PositionAdjustment
+	if snap.Previous != nil {
+		prevAdj = snap.Previous.PositionAdjustments
+	}
 	sc := newScratch(w.days)
 	for i, m := range models {
 		var j *judged
@@ -133,11 +137,15 @@ func learnModels(cfg *Config, snap *Snapshot, w *windows, labels *dayLabels, mod
 		if j.under != nil {
 			in.UnderperformingPositions = append(in.UnderperformingPositions, *j.under)
 		}
+		// The previous adjustments are sorted by key too, so they are
+		// walked in step rather than searched for.
 		var prev *PositionAdjustment
-		if snap.Previous != nil {
-			if a, ok := snap.Previous.Adjustment(m.key); ok {
-				prev = &a
-			}
+		for len(prevAdj) > 0 && compareKeys(prevAdj[0].ModelKey, m.key) < 0 {
+			prevAdj = prevAdj[1:]
+		}
+		if len(prevAdj) > 0 && prevAdj[0].ModelKey == m.key {
+			a := prevAdj[0]
+			prev = &a
 		}
 		a := adjust(cfg, &j.perf, m.refDaily, prev, elapsed)
 		m.sizeFactor = a.SizeFactor

@@ -69,6 +69,10 @@ type passCache struct {
 	// observations dated after now, which later passes may see.
 	models map[flywheel.ModelKey]*cachedModel
 	future map[flywheel.ModelKey]bool
+	// eligible are the judgements of the models the allocation was
+	// chosen from, in model order, and alloc the allocation.
+	eligible []*cachedModel
+	alloc    ModelAllocation
 }
 
 // cachedModel is one model's judgement and the state the book-level
@@ -161,6 +165,27 @@ func (c *passCache) remember(m *model, j *judged, reused *cachedModel) {
 		e.dep = &d
 	}
 	c.models[m.key] = e
+}
+
+// allocation returns the allocation across the models: the last pass's
+// when the models eligible for it are the same and none was judged again
+// (a judgement reused is the same entry, so comparing entries compares
+// every input of the allocation), or else afresh.
+func (c *passCache) allocation(next *passCache, cfg *Config, models []*model, perf []ModelPerformance) ModelAllocation {
+	if next == nil {
+		return allocateModels(cfg, models, perf)
+	}
+	for i, m := range models {
+		if perf[i].Days >= cfg.MinObservations {
+			next.eligible = append(next.eligible, next.models[m.key])
+		}
+	}
+	if c != nil && c.eligible != nil && slices.Equal(next.eligible, c.eligible) {
+		next.alloc = c.alloc
+	} else {
+		next.alloc = allocateModels(cfg, models, perf)
+	}
+	return next.alloc
 }
 
 func samePoints(a, b []MarketPoint) bool {
