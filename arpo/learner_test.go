@@ -12,7 +12,8 @@ import (
 // TestLearnerMatchesLearn makes a series of passes over a changing
 // window, as the daemon does, with a Learner and with Learn, each
 // smoothing from its own previous insights, and asserts that every pass
-// encodes to the same bytes. The steps change each kind of input the
+// encodes to the same bytes, with json.Marshal and with an Encoder kept
+// from pass to pass. The steps change each kind of input the
 // Learner must notice: new observations, a deployment, observations dated
 // after Now that Now then reaches, observations leaving the window, a new
 // day, a new market return and a new model.
@@ -135,6 +136,7 @@ func runLearnerSteps(t *testing.T, snap Snapshot) {
 		t.Fatal(err)
 	}
 	var full, inc *Insights
+	var enc Encoder
 	pass := func(name string, changed []flywheel.ModelKey) {
 		t.Helper()
 		set := map[flywheel.ModelKey]bool{}
@@ -160,6 +162,13 @@ func runLearnerSteps(t *testing.T, snap Snapshot) {
 		}
 		if !bytes.Equal(a, b) {
 			t.Fatalf("%s: the Learner's insights differ from Learn's:\nLearn:   %s\nLearner: %s", name, a, b)
+		}
+		c, err := enc.Encode(inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, c) {
+			t.Fatalf("%s: the Encoder's bytes differ from json.Marshal's:\njson:    %s\nEncoder: %s", name, a, c)
 		}
 	}
 	pass("first", nil)

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -109,7 +108,9 @@ func (e *Engine) storeARPO(ctx context.Context, p *pendingARPO) (flywheel.Insigh
 }
 
 func (e *Engine) putARPO(ctx context.Context, p *pendingARPO) (flywheel.Insight, error) {
-	body, err := json.Marshal(p.in)
+	e.encoderMu.Lock()
+	body, err := e.encoder.Encode(p.in)
+	e.encoderMu.Unlock()
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("encode arpo insights: %w", err)
 	}

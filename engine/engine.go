@@ -94,6 +94,10 @@ type Engine struct {
 	live      liveWindow
 	learnerMu sync.Mutex
 	learner   *arpo.Learner
+	// encoder encodes the ARPO insights to store, reusing the encoding
+	// of the models whose entries did not change since the last version.
+	encoderMu sync.Mutex
+	encoder   arpo.Encoder
 	// cached holds the latest insights the engine stored or read, decoded:
 	// the engine is their only writer, so the store need not be reread
 	// and a megabyte of JSON need not be decoded on every pass.
