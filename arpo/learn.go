@@ -30,22 +30,30 @@ func Learn(cfg Config, snap Snapshot) (*Insights, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("arpo config: %w", err)
 	}
+	in, _, err := runPass(&cfg, &snap, nil, nil, false)
+	return in, err
+}
+
+// runPass is one pass. It reuses what it can of the previous pass's cache
+// (see Learner) and, with record, returns the cache of this one.
+func runPass(cfg *Config, snap *Snapshot, prev *passCache, changed map[flywheel.ModelKey]bool, record bool) (*Insights, *passCache, error) {
 	if snap.Now.IsZero() {
-		return nil, flywheel.FieldError("now", "is required")
+		return nil, nil, flywheel.FieldError("now", "is required")
 	}
 	now := snap.Now.UTC()
-	w := newWindows(&cfg, now)
+	w := newWindows(cfg, now)
 	deps, err := currentDeployments(snap.Deployments, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rs, labels, err := detectRegime(&cfg, &snap, &w)
+	rs, labels, pts, err := prev.regimeOf(cfg, snap, &w)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	models, err := group(snap.Observations, &w, deps)
+	next := prev.next(record, cfg, &w, rs, labels, pts)
+	models, err := group(snap.Observations, &w, deps, next.futureSet())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in := &Insights{
 		GeneratedAt:  now,
@@ -53,21 +61,50 @@ func Learn(cfg Config, snap Snapshot) (*Insights, error) {
 		Models:       len(models),
 		Regime:       rs,
 		RiskLimits:   RiskLimits{Limits: cfg.Limits, Violations: []RiskViolation{}},
-		Config:       cfg,
+		Config:       *cfg,
 	}
-	learnModels(&cfg, &snap, &w, labels, models, in)
-	x, days := bookSeries(&cfg, models)
-	in.PortfolioPerformance = portfolioPerformance(&cfg, models, in.ModelPerformance, x)
-	in.HighPriorityTargets = highPriority(&cfg, models, in.ModelPerformance, x, days)
-	in.Allocation = allocateModels(&cfg, models, in.ModelPerformance)
-	in.TargetsNeedingRetrain = needingRetrain(&cfg, models, in)
-	return in, nil
+	learnModels(cfg, snap, &w, labels, models, in, prev.reusable(next, changed), next)
+	x, days := bookSeries(cfg, models)
+	in.PortfolioPerformance = portfolioPerformance(cfg, models, in.ModelPerformance, x)
+	in.HighPriorityTargets = highPriority(cfg, models, in.ModelPerformance, x, days)
+	in.Allocation = prev.allocation(next, cfg, models, in.ModelPerformance)
+	in.TargetsNeedingRetrain = needingRetrain(cfg, models, in)
+	return in, next, nil
 }
 
-// learnModels aggregates and judges each model in one visit, while its
-// observations are in the CPU caches, and appends to the lists in model
-// order, which is key order, so they come out sorted.
-func learnModels(cfg *Config, snap *Snapshot, w *windows, labels *dayLabels, models []*model, in *Insights) {
+// judged is what a pass concludes about one model from its own inputs
+// alone: everything but its position adjustment, which also depends on
+// the previous insights and the time since them.
+type judged struct {
+	perf       ModelPerformance
+	under      *Underperformance
+	violations []RiskViolation
+	mismatch   *RegimeMismatch
+	strategy   *RegimeStrategy
+}
+
+// judge aggregates m's observations and judges it.
+func judge(cfg *Config, snap *Snapshot, w *windows, labels *dayLabels, sc *scratch, m *model) judged {
+	m.daily = make([]float64, cfg.LookbackDays)
+	sc.aggregate(m, snap.Observations, w, labels)
+	j := judged{perf: performance(cfg, m, sc, w)}
+	if u, ok := underperformance(cfg, &j.perf); ok {
+		m.underperforming = true
+		j.under = &u
+	}
+	j.violations = violations(cfg, &j.perf)
+	if labels.current >= 0 {
+		j.mismatch, j.strategy = compareRegimes(cfg, m, labels.names[labels.current])
+		m.regimeMismatched = j.mismatch != nil
+	}
+	return j
+}
+
+// learnModels judges each model, or takes its judgement from the last
+// pass when reuse allows, adjusts its position, and appends to the lists
+// in model order, which is key order, so they come out sorted. next, when
+// not nil, records every model's judgement for the next pass.
+func learnModels(cfg *Config, snap *Snapshot, w *windows, labels *dayLabels, models []*model, in *Insights, reuse func(*model) *cachedModel, next *passCache) {
 	in.ModelPerformance = make([]ModelPerformance, 0, len(models))
 	in.UnderperformingPositions = []Underperformance{}
 	in.PositionAdjustments = make([]PositionAdjustment, 0, len(models))
@@ -79,42 +116,46 @@ func learnModels(cfg *Config, snap *Snapshot, w *windows, labels *dayLabels, mod
 		in.PreviousGeneratedAt = &at
 		elapsed = in.GeneratedAt.Sub(at).Hours() / 24
 	}
-	current := ""
-	if labels.current >= 0 {
-		current = labels.names[labels.current]
+	var prevAdj []PositionAdjustment
+	if snap.Previous != nil {
+		prevAdj = snap.Previous.PositionAdjustments
 	}
 	sc := newScratch(w.days)
-	backing := make([]float64, len(models)*cfg.LookbackDays)
 	for i, m := range models {
-		m.daily = backing[i*cfg.LookbackDays : (i+1)*cfg.LookbackDays : (i+1)*cfg.LookbackDays]
-		sc.aggregate(m, snap.Observations, w, labels)
+		var j *judged
+		c := reuse(m)
+		if c != nil {
+			m, j = c.restore(), &c.judged
+			models[i] = m
+		} else {
+			jm := judge(cfg, snap, w, labels, sc, m)
+			j = &jm
+		}
+		next.remember(m, j, c)
 		in.ObservationsUsed += m.used
-		p := performance(cfg, m, sc, w)
-		in.ModelPerformance = append(in.ModelPerformance, p)
-		if u, ok := underperformance(cfg, &p); ok {
-			m.underperforming = true
-			in.UnderperformingPositions = append(in.UnderperformingPositions, u)
+		in.ModelPerformance = append(in.ModelPerformance, j.perf)
+		if j.under != nil {
+			in.UnderperformingPositions = append(in.UnderperformingPositions, *j.under)
 		}
+		// The previous adjustments are sorted by key too, so they are
+		// walked in step rather than searched for.
 		var prev *PositionAdjustment
-		if snap.Previous != nil {
-			if a, ok := snap.Previous.Adjustment(m.key); ok {
-				prev = &a
-			}
+		for len(prevAdj) > 0 && compareKeys(prevAdj[0].ModelKey, m.key) < 0 {
+			prevAdj = prevAdj[1:]
 		}
-		a := adjust(cfg, &p, m.refDaily, prev, elapsed)
+		if len(prevAdj) > 0 && prevAdj[0].ModelKey == m.key {
+			a := prevAdj[0]
+			prev = &a
+		}
+		a := adjust(cfg, &j.perf, m.refDaily, prev, elapsed)
 		m.sizeFactor = a.SizeFactor
 		in.PositionAdjustments = append(in.PositionAdjustments, a)
-		in.RiskLimits.Violations = append(in.RiskLimits.Violations, violations(cfg, &p)...)
-		if current == "" {
-			continue
+		in.RiskLimits.Violations = append(in.RiskLimits.Violations, j.violations...)
+		if j.mismatch != nil {
+			in.RegimeMismatch = append(in.RegimeMismatch, *j.mismatch)
 		}
-		mm, rs := compareRegimes(cfg, m, current)
-		if mm != nil {
-			m.regimeMismatched = true
-			in.RegimeMismatch = append(in.RegimeMismatch, *mm)
-		}
-		if s := strategies[m.key.Target]; rs != nil && (s == nil || rs.RegimeWeight > s.RegimeWeight) {
-			strategies[m.key.Target] = rs
+		if s := strategies[m.key.Target]; j.strategy != nil && (s == nil || j.strategy.RegimeWeight > s.RegimeWeight) {
+			strategies[m.key.Target] = j.strategy
 		}
 	}
 	in.RegimeStrategies = make([]RegimeStrategy, 0, len(strategies))

@@ -107,13 +107,18 @@ type regimeSplit struct {
 // labels of the observations if there are any, and otherwise reports the
 // regime as unknown, which turns off regime strategies and mismatches.
 func detectRegime(cfg *Config, snap *Snapshot, w *windows) (RegimeState, *dayLabels, error) {
-	dl := &dayLabels{labels: make([]int16, w.days), current: -1}
-	for i := range dl.labels {
-		dl.labels[i] = -1
-	}
 	pts, err := marketUpTo(snap.Market, w.now)
 	if err != nil {
 		return RegimeState{}, nil, err
+	}
+	return regimeOf(cfg, snap, w, pts)
+}
+
+// regimeOf is detectRegime given the market points up to Now.
+func regimeOf(cfg *Config, snap *Snapshot, w *windows, pts []MarketPoint) (RegimeState, *dayLabels, error) {
+	dl := &dayLabels{labels: make([]int16, w.days), current: -1}
+	for i := range dl.labels {
+		dl.labels[i] = -1
 	}
 	if len(pts) >= cfg.MinMarketPoints {
 		st, err := marketRegimes(cfg, pts, w, dl)

@@ -77,7 +77,9 @@ type model struct {
 // sorted by key. Observations are not copied: each model holds indices,
 // laid out by a counting sort in two passes, so the cost is two int32 per
 // observation and one map lookup per run of observations of one model.
-func group(obs []flywheel.Observation, w *windows, deps map[flywheel.ModelKey]*flywheel.Deployment) ([]*model, error) {
+// When future is not nil, the models of observations dated after Now are
+// added to it.
+func group(obs []flywheel.Observation, w *windows, deps map[flywheel.ModelKey]*flywheel.Deployment, future map[flywheel.ModelKey]bool) ([]*model, error) {
 	index := make(map[flywheel.ModelKey]int32, len(deps))
 	var models []*model
 	var counts []int32
@@ -97,7 +99,13 @@ func group(obs []flywheel.Observation, w *windows, deps map[flywheel.ModelKey]*f
 			return nil, err
 		}
 		modelOf[i] = -1
-		if o.TS.Unix() < lo || o.TS.After(w.now) {
+		if o.TS.Unix() < lo {
+			continue
+		}
+		if o.TS.After(w.now) {
+			if future != nil {
+				future[o.ModelKey] = true
+			}
 			continue
 		}
 		if last < 0 || o.ModelKey != lastKey {

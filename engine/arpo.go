@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -44,10 +43,12 @@ type pendingARPO struct {
 // is the latest stored version plus one. storeARPO checks it.
 func (e *Engine) learnARPO(ctx context.Context) (*pendingARPO, error) {
 	start := time.Now()
+	e.learnerMu.Lock()
+	defer e.learnerMu.Unlock()
 	now := e.clock.Now().UTC()
 	days := max(e.arpo.LookbackDays, e.arpo.RegimeLookbackDays)
 	since := now.AddDate(0, 0, -days-1)
-	obs, err := e.live.refresh(ctx, e.store, since)
+	obs, changed, err := e.live.refresh(ctx, e.store, since)
 	if err != nil {
 		return nil, err
 	}
@@ -65,10 +66,11 @@ func (e *Engine) learnARPO(ctx context.Context) (*pendingARPO, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := arpo.Learn(e.arpo, arpo.Snapshot{Observations: obs, Deployments: deps, Market: market, Now: now, Previous: prev})
+	in, err := e.learner.Learn(arpo.Snapshot{Observations: obs, Deployments: deps, Market: market, Now: now, Previous: prev}, changed)
 	if err != nil {
 		return nil, fmt.Errorf("arpo: %w", err)
 	}
+	e.live.learnt()
 	e.cachedMu.Lock()
 	p := &pendingARPO{in: in, now: now, start: start, version: prevVersion + 1, prev: e.cachedARPO}
 	e.cachedARPO = &cachedInsight[arpo.Insights]{in: in, version: p.version}
@@ -106,7 +108,9 @@ func (e *Engine) storeARPO(ctx context.Context, p *pendingARPO) (flywheel.Insigh
 }
 
 func (e *Engine) putARPO(ctx context.Context, p *pendingARPO) (flywheel.Insight, error) {
-	body, err := json.Marshal(p.in)
+	e.encoderMu.Lock()
+	body, err := e.encoder.Encode(p.in)
+	e.encoderMu.Unlock()
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("encode arpo insights: %w", err)
 	}
@@ -131,22 +135,31 @@ type liveWindow struct {
 	mu  sync.Mutex
 	seq int64
 	obs []flywheel.Observation
+	// changed names the models whose observations were added or dropped
+	// since the learner last learnt from the window: what arpo.Learner
+	// needs to know to judge again only those.
+	changed map[flywheel.ModelKey]bool
 }
 
 // refresh reads what arrived since the last call, drops what fell out of
-// the window (ts before since) and returns the window. The slice is the
-// caller's until the next call.
-func (w *liveWindow) refresh(ctx context.Context, store flywheel.LiveStore, since time.Time) ([]flywheel.Observation, error) {
+// the window (ts before since) and returns the window and the models
+// whose observations changed since the last call to learnt. The slice
+// and the map are the caller's until the next call.
+func (w *liveWindow) refresh(ctx context.Context, store flywheel.LiveStore, since time.Time) ([]flywheel.Observation, map[flywheel.ModelKey]bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.changed == nil {
+		w.changed = map[flywheel.ModelKey]bool{}
+	}
 	for {
 		batch, err := store.ObservationsAfter(ctx, w.seq, page)
 		if err != nil {
-			return nil, fmt.Errorf("load observations: %w", err)
+			return nil, nil, fmt.Errorf("load observations: %w", err)
 		}
 		for _, o := range batch {
 			if !o.TS.Before(since) {
 				w.obs = append(w.obs, o)
+				w.changed[o.ModelKey] = true
 			}
 		}
 		if len(batch) > 0 {
@@ -160,9 +173,19 @@ func (w *liveWindow) refresh(ctx context.Context, store flywheel.LiveStore, sinc
 	for _, o := range w.obs {
 		if !o.TS.Before(since) {
 			kept = append(kept, o)
+		} else {
+			w.changed[o.ModelKey] = true
 		}
 	}
 	clear(w.obs[len(kept):])
 	w.obs = kept
-	return w.obs, nil
+	return w.obs, w.changed, nil
+}
+
+// learnt starts a new set of changed models: the learner has learnt from
+// the window as refresh last returned it.
+func (w *liveWindow) learnt() {
+	w.mu.Lock()
+	w.changed = nil
+	w.mu.Unlock()
 }

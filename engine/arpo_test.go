@@ -189,3 +189,52 @@ func TestRunKeepsTheCitedVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestARPOPassesMatchAFullPass stores observations between ARPO passes,
+// of new models and of models already judged, and checks that each
+// stored version is what a full arpo.Learn over the store's observations
+// and deployments gives, smoothed from the previous stored version: the
+// engine tells its arpo.Learner every model whose observations changed.
+func TestARPOPassesMatchAFullPass(t *testing.T) {
+	db, e, now := setupLive(t)
+	ctx := t.Context()
+	model := func(i int) flywheel.ModelKey {
+		return flywheel.ModelKey{Target: "fwd_ret_1d_M" + string(rune('A'+i)), ModelFamily: "ridge"}
+	}
+	var prev *arpo.Insights
+	for round := range 5 {
+		// A new model with most of its history, and one more day of an
+		// older one.
+		losing(t, db, e, model(round), now, 25, 3)
+		if round > 0 {
+			losing(t, db, e, model(round-1), now, 2, 2)
+		}
+		stored, err := e.LearnARPO(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs, err := db.ObservationsAfter(ctx, 0, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps, err := db.Deployments(ctx, flywheel.DeploymentFilter{Limit: page})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := arpo.Learn(arpo.DefaultConfig(), arpo.Snapshot{Observations: obs, Deployments: deps, Now: now, Previous: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(stored.Body, want) {
+			t.Fatalf("round %d: the stored insights are not a full pass's:\nstored: %s\nfull:   %s", round, stored.Body, want)
+		}
+		prev = new(arpo.Insights)
+		if err := json.Unmarshal(stored.Body, prev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

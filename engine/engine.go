@@ -87,8 +87,17 @@ type Engine struct {
 	// dirty names the learners whose input changed since their last pass,
 	// and "decide" when a decision is due.
 	dirty map[string]bool
-	// live is ARPO's window of observations.
-	live liveWindow
+	// live is ARPO's window of observations, and learner the ARPO
+	// learner that keeps the judgements of the models whose observations
+	// did not change; learnerMu makes a refresh of the window and the
+	// pass over it one step.
+	live      liveWindow
+	learnerMu sync.Mutex
+	learner   *arpo.Learner
+	// encoder encodes the ARPO insights to store, reusing the encoding
+	// of the models whose entries did not change since the last version.
+	encoderMu sync.Mutex
+	encoder   arpo.Encoder
 	// cached holds the latest insights the engine stored or read, decoded:
 	// the engine is their only writer, so the store need not be reread
 	// and a megabyte of JSON need not be decoded on every pass.
@@ -117,6 +126,10 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.ARPO.Validate(); err != nil {
 		return nil, fmt.Errorf("arpo: %w", err)
 	}
+	learner, err := arpo.NewLearner(cfg.ARPO)
+	if err != nil {
+		return nil, err
+	}
 	if err := cfg.Orchestrator.Validate(); err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
@@ -136,6 +149,7 @@ func New(cfg Config) (*Engine, error) {
 		debounce:   cfg.Debounce,
 		wake:       make(chan struct{}, 1),
 		dirty:      map[string]bool{},
+		learner:    learner,
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
