@@ -189,10 +189,11 @@ func replayPolicy(ctx context.Context, mk Market, name string, o *Options, perio
 	if err != nil {
 		return nil, err
 	}
-	r, err := newReplay(mk, pol, o)
+	r, err := newReplay(ctx, mk, pol, o)
 	if err != nil {
 		return nil, err
 	}
+	defer r.close()
 	for t := range mk.Dates() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -201,6 +202,9 @@ func replayPolicy(ctx context.Context, mk Market, name string, o *Options, perio
 			return nil, err
 		}
 		prog.tick()
+	}
+	if err := r.close(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &r.rec, nil
 }

@@ -9,6 +9,11 @@
 // policy what to retrain. The orchestrator-driven policies call
 // orchestrator.Decide on a snapshot assembled as the daemon assembles it
 // (engine/decide.go), so a backtest measures the daemon's own decisions.
+// Their admitted jobs' config updates go, before the jobs start, through
+// the daemon's config propagator (propagate.ApplyJob) into a pipeline
+// config directory and a SQLite store the replay owns and removes; the
+// canaries are judged on the retrains' outcomes, and a retrain on the
+// real market reads that config.
 //
 // Two markets drive it: a real wide price CSV, where a retrain fits the
 // reference pipeline (train.Train) on the data up to that day, and a

@@ -47,9 +47,10 @@ type Market interface {
 	MarketReturn(t int) float64
 	// Initial is the version of model m live when the replay starts.
 	Initial(m int) (Version, error)
-	// Train retrains model m on the data up to day t and returns the
-	// version that trades from day t+1.
-	Train(m, t int) (Version, error)
+	// Train retrains model m on the data up to day t with the pipeline's
+	// config in configDir ("" for its defaults) and returns the version
+	// that trades from day t+1.
+	Train(m, t int, configDir string) (Version, error)
 	// PnL is the P&L of one unit of model m's version v on day t, and the
 	// P&L the model expected.
 	PnL(m int, v *Version, t int) (pnl, expected float64)

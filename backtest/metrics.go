@@ -24,6 +24,7 @@ type recorder struct {
 	priority  []float64
 	improve   []float64
 	latencies []float64 // hours from a signal's first raise to its job
+	config    *ConfigChanges
 }
 
 func (c *recorder) init(days, _ int) {
@@ -113,6 +114,10 @@ type Metrics struct {
 	// DecisionLatencyHours is the mean simulated time from a signal's
 	// first raise to its job's admission.
 	DecisionLatencyHours *float64 `json:"decision_latency_hours"`
+	// ConfigChanges count the config updates the policy's jobs carried
+	// and what the config propagator made of them; absent for policies
+	// whose jobs carry none.
+	ConfigChanges *ConfigChanges `json:"config_changes,omitempty"`
 }
 
 // metrics computes a replay's metrics; the bootstrap draws from seed.
@@ -141,6 +146,7 @@ func (c *recorder) metrics(unitPrice float64, seed uint64, resamples, block int)
 		m.DecisionLatencyHours = ptr(mean(c.latencies))
 	}
 	m.NetPnLCI, m.SharpeCI = bootstrap(net, seed, resamples, block)
+	m.ConfigChanges = c.config
 	return m
 }
 

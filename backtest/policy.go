@@ -52,6 +52,9 @@ type Policy interface {
 	// UsesCILS reports whether the policy reads CILS insights; the others
 	// skip the pass, which cannot change what they do.
 	UsesCILS() bool
+	// Propagates reports whether the jobs carry config updates, which the
+	// replay writes into its pipeline's config as the daemon does.
+	Propagates() bool
 	// Decide returns the jobs to start at now, and the orchestrator's
 	// plan when there is one.
 	Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error)
@@ -66,8 +69,9 @@ type orchPolicy struct {
 	filter func(*orchestrator.Snapshot)
 }
 
-func (p *orchPolicy) Name() string   { return p.name }
-func (p *orchPolicy) UsesCILS() bool { return true }
+func (p *orchPolicy) Name() string     { return p.name }
+func (p *orchPolicy) UsesCILS() bool   { return true }
+func (p *orchPolicy) Propagates() bool { return true }
 
 func (p *orchPolicy) Decide(r *replay, _ int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error) {
 	snap, latest := r.st.snapshot(now, &p.cfg)
@@ -117,8 +121,9 @@ type fixedPolicy struct {
 	admit func(m int)
 }
 
-func (p *fixedPolicy) Name() string   { return p.name }
-func (p *fixedPolicy) UsesCILS() bool { return false }
+func (p *fixedPolicy) Name() string     { return p.name }
+func (p *fixedPolicy) UsesCILS() bool   { return false }
+func (p *fixedPolicy) Propagates() bool { return false }
 
 func (p *fixedPolicy) Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error) {
 	sc := r.opts.Scenario
@@ -284,7 +289,7 @@ func oracle(s *Synthetic) func(*replay, int) []int {
 			if r.busy(m) || s.sharpe(m, &r.live[m], t) > due[m]*s.edge0[m] {
 				continue
 			}
-			next, _ := s.Train(m, t)
+			next, _ := s.Train(m, t, "")
 			next.Quality = 1
 			next.Trained = t + 1 + int(s.sc.RetrainDays+0.999)
 			if v := s.RetrainValue(m, &r.live[m], t, &next); v > price {

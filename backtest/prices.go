@@ -2,6 +2,7 @@ package backtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sync"
@@ -39,7 +40,15 @@ type Prices struct {
 	models []flywheel.ModelKey
 	ctx    context.Context
 	mu     sync.Mutex
-	cache  map[[2]int]Version // (model, day) -> version: policies share retrains
+	cache  map[retrainKey]Version // policies share retrains
+}
+
+// retrainKey names a retrain: the model, the day, and the settings the
+// pipeline read from the config (their JSON), so that policies whose
+// configs agree share the retrain and those whose configs differ do not.
+type retrainKey struct {
+	model, day int
+	settings   string
 }
 
 // NewPrices replays the last days trading days of a table in which every
@@ -59,7 +68,7 @@ func NewPrices(ctx context.Context, name string, tab *prices.Table, days int) (*
 	if days <= 0 || first-full < need {
 		return nil, fmt.Errorf("prices: %d days leave %d rows of history, want at least %d", days, first-full, need)
 	}
-	p := &Prices{name: name, tab: tab, first: first, dates: tab.Dates[first:], ctx: ctx, cache: map[[2]int]Version{}}
+	p := &Prices{name: name, tab: tab, first: first, dates: tab.Dates[first:], ctx: ctx, cache: map[retrainKey]Version{}}
 	for a, asset := range tab.Assets {
 		row := make([]float64, len(tab.Dates))
 		for r, v := range tab.Prices[a] {
@@ -106,16 +115,28 @@ func (p *Prices) MarketReturn(t int) float64 {
 // Initial implements Market: the model trained on the data up to the day
 // before the replay.
 func (p *Prices) Initial(m int) (Version, error) {
-	v, err := p.Train(m, -1)
+	v, err := p.Train(m, -1, "")
 	v.Trained = 0
 	return v, err
 }
 
-// Train implements Market. Retrains are cached by model and day: every
-// policy that retrains the same model on the same day gets the same
-// model, and the pipeline runs once.
-func (p *Prices) Train(m, t int) (Version, error) {
-	key := [2]int{m, t}
+// Train implements Market: the reference pipeline reads its settings
+// from configDir, as `flywheel train --config-dir` does, so the config
+// updates a policy's loop wrote shape its retrains' validation. The live
+// predictor is fitted apart from the pipeline and does not read them.
+// Retrains are cached by model, day and settings: every policy that
+// retrains the same model on the same day with the same settings gets
+// the same model, and the pipeline runs once.
+func (p *Prices) Train(m, t int, configDir string) (Version, error) {
+	settings, err := train.LoadSettings(configDir, p.models[m].Target)
+	if err != nil {
+		return Version{}, fmt.Errorf("train %s on day %d: %w", p.models[m].Target, t, err)
+	}
+	fingerprint, err := json.Marshal(settings.Config())
+	if err != nil {
+		return Version{}, fmt.Errorf("train %s on day %d: %w", p.models[m].Target, t, err)
+	}
+	key := retrainKey{m, t, string(fingerprint)}
 	p.mu.Lock()
 	v, ok := p.cache[key]
 	p.mu.Unlock()
@@ -130,7 +151,7 @@ func (p *Prices) Train(m, t int) (Version, error) {
 	}
 	at := p.tab.Dates[end-1]
 	run, err := train.Train(p.ctx, train.Options{
-		Target: p.models[m].Target, ModelFamily: train.FamilyRidge, Prices: sub, PricesName: p.name,
+		Target: p.models[m].Target, ModelFamily: train.FamilyRidge, Prices: sub, PricesName: p.name, Settings: &settings,
 		Now: func() time.Time { return at }, CPUTime: func() time.Duration { return 0 },
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -37,6 +38,7 @@ type pending struct {
 
 // replay is one policy's pass over a market.
 type replay struct {
+	ctx    context.Context
 	mk     Market
 	pol    Policy
 	opts   *Options
@@ -49,10 +51,14 @@ type replay struct {
 	seq    []int     // versions per model
 	active []pending
 	rec    recorder
+	// pipe is the pipeline's config the admitted jobs' config updates are
+	// written to; nil when the policy's jobs carry none. The replay owns
+	// it: close removes it.
+	pipe *pipeline
 }
 
-func newReplay(mk Market, pol Policy, o *Options) (*replay, error) {
-	r := &replay{mk: mk, pol: pol, opts: o, keys: mk.Models(), index: map[flywheel.ModelKey]int{}}
+func newReplay(ctx context.Context, mk Market, pol Policy, o *Options) (*replay, error) {
+	r := &replay{ctx: ctx, mk: mk, pol: pol, opts: o, keys: mk.Models(), index: map[flywheel.ModelKey]int{}}
 	r.st.lastTrained = map[flywheel.ModelKey]time.Time{}
 	start := at(mk.Dates()[0]).AddDate(0, 0, -1)
 	for m, k := range r.keys {
@@ -71,7 +77,35 @@ func newReplay(mk Market, pol Policy, o *Options) (*replay, error) {
 		r.st.deps = append(r.st.deps, flywheel.Deployment{ModelKey: k, ModelVersion: "v1", RunID: run.RunID, DeployedAt: trained})
 	}
 	r.rec.init(len(mk.Dates()), len(r.keys))
+	if pol.Propagates() {
+		var err error
+		if r.pipe, err = newPipeline(ctx, r.clock.Now); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// close removes the replay's pipeline config, keeping its counts.
+func (r *replay) close() error {
+	if r.pipe == nil {
+		return nil
+	}
+	c, err := r.pipe.result(r.ctx)
+	r.rec.config = c
+	if cerr := r.pipe.close(); err == nil {
+		err = cerr
+	}
+	r.pipe = nil
+	return err
+}
+
+// configDir is the config directory a retrain reads, or "" for none.
+func (r *replay) configDir() string {
+	if r.pipe == nil {
+		return ""
+	}
+	return r.pipe.dir
 }
 
 // at is the decision time of a trading day.
@@ -161,6 +195,11 @@ func (r *replay) finish(t int, now time.Time) (bool, error) {
 		if j.SignalID != "" {
 			if o, err := orchestrator.TrainingOutcome(sig, *j, run, r.score[p.model]); err == nil {
 				r.st.outcomes = append(r.st.outcomes, o)
+				if r.pipe != nil {
+					if err := r.pipe.outcome(r.ctx, o); err != nil {
+						return false, err
+					}
+				}
 			}
 		}
 		r.rec.retrain(r, p, t, p.job.Priority)
@@ -228,16 +267,23 @@ func (r *replay) learn(now time.Time, runsChanged bool) error {
 	return nil
 }
 
-// start hands admitted jobs to the in-process executor: the retrain is
-// made on the data up to day t and is done after its duration.
+// start hands admitted jobs to the in-process executor: their config
+// updates are written into the pipeline's config first, as the daemon
+// writes them, then the retrain is made on the data up to day t with the
+// config as it is and is done after its duration.
 func (r *replay) start(t int, jobs []flywheel.Job) error {
+	if r.pipe != nil {
+		if err := r.pipe.admit(r.ctx, jobs); err != nil {
+			return fmt.Errorf("%s: day %d: %w", r.pol.Name(), t, err)
+		}
+	}
 	dur := int(math.Ceil(r.opts.Scenario.RetrainDays))
 	for _, j := range jobs {
 		m, ok := r.index[j.ModelKey]
 		if !ok {
 			return fmt.Errorf("job %s for unknown model %s", j.ID, j.ModelKey)
 		}
-		v, err := r.mk.Train(m, t)
+		v, err := r.mk.Train(m, t, r.configDir())
 		if err != nil {
 			return err
 		}

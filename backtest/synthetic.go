@@ -120,8 +120,9 @@ func (s *Synthetic) Initial(m int) (Version, error) {
 
 // Train implements Market. The new version's quality and its score's
 // noise are drawn from the model and the day alone, so that the same
-// retrain gives the same model in every policy.
-func (s *Synthetic) Train(m, t int) (Version, error) {
+// retrain gives the same model in every policy; the synthetic models
+// have no pipeline, so the config is not read.
+func (s *Synthetic) Train(m, t int, _ string) (Version, error) {
 	rng := rand.New(rand.NewPCG(s.seed^0x7a1e, uint64(m)<<32|uint64(t)))
 	q := max(0, 1+s.sc.RetrainNoise*rng.NormFloat64())
 	score := s.edge0[m]*q + s.sc.ScoreNoise*rng.NormFloat64()

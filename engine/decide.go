@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/flywheel-ml/flywheel"
 	"github.com/flywheel-ml/flywheel/orchestrator"
-	"github.com/flywheel-ml/flywheel/propagate"
 )
 
 // Decide assembles a snapshot of the store and runs the orchestrator on
@@ -246,29 +244,19 @@ func (e *Engine) applyConfig(ctx context.Context, j flywheel.Job) {
 	if e.config == nil || len(j.Spec) == 0 {
 		return
 	}
-	var spec orchestrator.JobSpec
-	if err := json.Unmarshal(j.Spec, &spec); err != nil {
+	updates, err := e.config.ApplyJob(ctx, j, actorLoop)
+	if err != nil {
 		e.logger.Error("engine: job spec does not decode", "job", j.ID, "err", err)
 		return
 	}
-	for _, u := range spec.ConfigUpdates {
-		raw, err := json.Marshal(u)
-		if err != nil {
-			continue
+	for _, u := range updates {
+		switch {
+		case u.Malformed:
+			e.logger.Error("engine: config update does not decode", "job", j.ID, "err", u.Err)
+		case u.Err != nil:
+			e.logger.Info("config update not applied", "job", j.ID, "source", u.Source, "reason", u.Err)
+		default:
+			e.logger.Info("config change", "job", j.ID, "change", u.Change.ID, "state", u.Change.State, "source", u.Source)
 		}
-		doc, err := propagate.DecodeUpdate(raw)
-		if err != nil {
-			e.logger.Error("engine: config update does not decode", "job", j.ID, "err", err)
-			continue
-		}
-		ch, err := e.config.Apply(ctx, doc, actorLoop, propagate.ApplyOptions{
-			SignalIDs: []string{spec.SignalID}, Targets: []string{u.Target},
-			Reason: fmt.Sprintf("retrain of %s (job %s, priority %.3f)", j.ModelKey, j.ID, j.Priority),
-		})
-		if err != nil {
-			e.logger.Info("config update not applied", "job", j.ID, "source", u.Source, "reason", err)
-			continue
-		}
-		e.logger.Info("config change", "job", j.ID, "change", ch.ID, "state", ch.State, "source", u.Source)
 	}
 }

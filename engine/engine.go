@@ -392,7 +392,7 @@ func remember[T any](e *Engine, slot **cachedInsight[T], in *T, version int64) {
 
 // ConfigWriter is the part of the config propagator the engine uses.
 type ConfigWriter interface {
-	Apply(ctx context.Context, doc propagate.UpdateDoc, actor string, opts propagate.ApplyOptions) (flywheel.ConfigChange, error)
+	ApplyJob(ctx context.Context, j flywheel.Job, actor string) ([]propagate.JobUpdate, error)
 	EvaluateCanaries(ctx context.Context, actor string) ([]propagate.CanaryResult, error)
 }
 

@@ -103,9 +103,9 @@ func (p *Propagator) checkInFlight(ctx context.Context, self string, targets []s
 		}
 		for _, t := range rec.Rollout.allTargets() {
 			if slices.Contains(targets, t) {
-				return flywheel.Errorf(flywheel.EConflict,
+				return &flywheel.Error{Code: flywheel.EConflict, Err: ErrInRollout, Message: fmt.Sprintf(
 					"target %s is in the rollout of change %s (canary until %s); wait for it, approve it or roll it back first",
-					t, c.ID, rec.Rollout.Deadline.Format(time.RFC3339))
+					t, c.ID, rec.Rollout.Deadline.Format(time.RFC3339))}
 			}
 		}
 	}

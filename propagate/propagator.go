@@ -57,6 +57,14 @@ const (
 // record.
 var ErrNoChange = flywheel.Errorf(flywheel.EConflict, "nothing to change: the config files already hold every value of the update")
 
+// Causes of the EConflict errors Apply returns when it refuses a learned
+// update, for errors.Is: the update was rolled back and is quarantined,
+// or a target is in another change's rollout.
+var (
+	ErrQuarantined = errors.New("update quarantined")
+	ErrInRollout   = errors.New("target in another change's rollout")
+)
+
 // Config is what a Propagator needs.
 type Config struct {
 	// Dir is the pipeline's config directory (CONFIG/); it must exist.
@@ -233,10 +241,18 @@ func checkActor(actor string) error {
 // to all its targets. An update that was rolled back and quarantined is
 // refused; one already proposed or in canary is returned as it is.
 func (p *Propagator) Apply(ctx context.Context, doc UpdateDoc, actor string, opts ApplyOptions) (flywheel.ConfigChange, error) {
+	c, _, err := p.apply(ctx, doc, actor, opts)
+	return c, err
+}
+
+// apply is Apply, and reports whether the change returned is one that
+// was already proposed or in canary rather than a new one.
+func (p *Propagator) apply(ctx context.Context, doc UpdateDoc, actor string, opts ApplyOptions) (flywheel.ConfigChange, bool, error) {
 	var out flywheel.ConfigChange
+	var existed bool
 	signals, err := prepare(&doc, actor, opts)
 	if err != nil {
-		return out, err
+		return out, false, err
 	}
 	err = p.locked(ctx, func() error {
 		rec := &Record{UpdateDoc: doc, Fingerprint: doc.fingerprint()}
@@ -245,7 +261,7 @@ func (p *Propagator) Apply(ctx context.Context, doc UpdateDoc, actor string, opt
 			return err
 		}
 		if existing != nil {
-			out = *existing
+			out, existed = *existing, true
 			return nil
 		}
 		now := p.now().UTC()
@@ -262,7 +278,7 @@ func (p *Propagator) Apply(ctx context.Context, doc UpdateDoc, actor string, opt
 		out, err = p.start(ctx, c, rec, actor, ActionApply, "")
 		return err
 	})
-	return out, err
+	return out, existed, err
 }
 
 // prepare validates a document and the options of its apply, merges
@@ -322,7 +338,7 @@ func (p *Propagator) sameUpdate(ctx context.Context, rec *Record) (*flywheel.Con
 			continue
 		}
 		if c.State == flywheel.ChangeRolledBack && c.Quarantined {
-			return nil, &flywheel.Error{Code: flywheel.EConflict, Message: fmt.Sprintf(
+			return nil, &flywheel.Error{Code: flywheel.EConflict, Err: ErrQuarantined, Message: fmt.Sprintf(
 				"this update was rolled back as change %s and is quarantined; a person clears it with: flywheel config quarantine clear %s",
 				c.ID, c.ID)}
 		}

@@ -49,6 +49,10 @@ type Options struct {
 	// Now stamps received_at and fills times a record leaves zero; nil is
 	// the wall clock in UTC.
 	Now func() time.Time
+	// NoSync turns off the sync of every commit (synchronous=OFF): for a
+	// throwaway database, such as a backtest's, that a crash or a power
+	// loss may corrupt. A learning database must not set it.
+	NoSync bool
 }
 
 // DB is a flywheel.Store on one SQLite file. It is safe for concurrent use.
@@ -89,7 +93,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	var err error
 	// One writer connection: SQLite allows one writer at a time anyway, and
 	// queueing in database/sql is cheaper than spinning on SQLITE_BUSY.
-	db.writer, err = sql.Open("sqlite", dsn(path, true))
+	db.writer, err = sql.Open("sqlite", dsn(path, true, opts.NoSync))
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -102,7 +106,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 
-	db.reader, err = sql.Open("sqlite", dsn(path, false))
+	db.reader, err = sql.Open("sqlite", dsn(path, false, false))
 	if err != nil {
 		db.writer.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -150,9 +154,11 @@ func (db *DB) startCheckpoints() {
 	}()
 }
 
-// dsn returns the data source name of path. The pragmas are DSN parameters,
-// not statements run once, so that every connection a pool opens gets them.
-func dsn(path string, writer bool) string {
+// dsn returns the data source name of path, for the writer or the
+// readers; noSync turns the writer's syncs off. The pragmas are DSN
+// parameters, not statements run once, so that every connection a pool
+// opens gets them.
+func dsn(path string, writer, noSync bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -160,7 +166,11 @@ func dsn(path string, writer bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		// FULL syncs the WAL on every commit: NORMAL would lose the last
 		// acknowledged batches on power loss.
-		q.Add("_pragma", "synchronous(FULL)")
+		if noSync {
+			q.Add("_pragma", "synchronous(OFF)")
+		} else {
+			q.Add("_pragma", "synchronous(FULL)")
+		}
 		// Observation ingest touches random pages of the event_id index;
 		// a 64 MiB cache keeps most of them in memory.
 		q.Add("_pragma", "cache_size(-65536)")

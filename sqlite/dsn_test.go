@@ -43,6 +43,18 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 	}
 }
 
+// TestNoSync checks that a throwaway database's writer does not sync and
+// that its other settings are the daemon's.
+func TestNoSync(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "flywheel.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkPragmas(t.Context(), t, "writer", db.writer, 1, map[string]string{"journal_mode": "wal", "foreign_keys": "1",
+		"synchronous": "0", "busy_timeout": "10000"})
+}
+
 // checkPragmas holds n connections of pool at once, so that they are
 // distinct, and checks want on each.
 func checkPragmas(ctx context.Context, t *testing.T, name string, pool *sql.DB, n int, want map[string]string) {
