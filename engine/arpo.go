@@ -41,6 +41,11 @@ type pendingARPO struct {
 // insights, under the version the next store will give them: the engine
 // is the only writer of insights and stores them one at a time, so that
 // is the latest stored version plus one. storeARPO checks it.
+//
+// Not every pass is stored (see mustStoreARPO): a pass whose insights no
+// stored signal cites and which comes within ARPOStoreEvery of the last
+// stored one is kept in memory only, as the previous insights of the
+// next pass, which then takes its version number.
 func (e *Engine) learnARPO(ctx context.Context) (*pendingARPO, error) {
 	start := time.Now()
 	e.learnerMu.Lock()
@@ -72,8 +77,14 @@ func (e *Engine) learnARPO(ctx context.Context) (*pendingARPO, error) {
 	}
 	e.live.learnt()
 	e.cachedMu.Lock()
-	p := &pendingARPO{in: in, now: now, start: start, version: prevVersion + 1, prev: e.cachedARPO}
-	e.cachedARPO = &cachedInsight[arpo.Insights]{in: in, version: p.version}
+	version := prevVersion + 1
+	if c := e.cachedARPO; c != nil && c.unstored {
+		// The last pass's insights were never stored, so nothing cites
+		// their number: this pass takes it.
+		version = c.version
+	}
+	p := &pendingARPO{in: in, now: now, start: start, version: version, prev: e.cachedARPO}
+	e.cachedARPO = &cachedInsight[arpo.Insights]{in: in, version: p.version, unstored: true}
 	e.cachedMu.Unlock()
 	return p, nil
 }
@@ -93,6 +104,12 @@ func (e *Engine) storeARPO(ctx context.Context, p *pendingARPO) (flywheel.Insigh
 		e.cachedMu.Unlock()
 		return flywheel.Insight{}, err
 	}
+	e.cachedMu.Lock()
+	if c := e.cachedARPO; c != nil && c.in == in {
+		c.unstored = false
+	}
+	e.arpoStoredAt = time.Now()
+	e.cachedMu.Unlock()
 	if stored.Version != p.version {
 		e.logger.Warn("engine: arpo insights stored under another version than the one decided on; another writer?",
 			"expected", p.version, "stored", stored.Version)
@@ -188,4 +205,28 @@ func (w *liveWindow) learnt() {
 	w.mu.Lock()
 	w.changed = nil
 	w.mu.Unlock()
+}
+
+// DefaultARPOStoreEvery is how often, at most, ARPO insights that no
+// signal cites are stored while passes run back to back.
+const DefaultARPOStoreEvery = time.Second
+
+// mustStoreARPO reports whether a pass's insights are to be stored: when
+// a stored signal cites their version, when the last stored version is
+// ARPOStoreEvery old, or when the engine is stopping. Under a steady feed
+// of live data a pass runs every few tens of milliseconds, and storing a
+// megabyte of insights each time would write gigabytes an hour and keep
+// the next pass waiting; a pass in between changes the sizes a little and
+// is the next pass's starting point, which is all it is needed for.
+func (e *Engine) mustStoreARPO(ctx context.Context, p *pendingARPO) bool {
+	e.cachedMu.Lock()
+	defer e.cachedMu.Unlock()
+	return e.arpoCited >= p.version || time.Since(e.arpoStoredAt) >= e.arpoStoreEvery || ctx.Err() != nil
+}
+
+// citeARPO records that stored signals cite ARPO insights of version v.
+func (e *Engine) citeARPO(v int64) {
+	e.cachedMu.Lock()
+	e.arpoCited = max(e.arpoCited, v)
+	e.cachedMu.Unlock()
 }

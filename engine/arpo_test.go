@@ -238,3 +238,69 @@ func TestARPOPassesMatchAFullPass(t *testing.T) {
 		}
 	}
 }
+
+// TestUncitedPassesAreNotStored checks that a pass whose insights no
+// signal cites is kept in memory only, within ARPOStoreEvery of the last
+// stored version, and that the next pass takes its version number and is
+// stored once a signal cites it.
+func TestUncitedPassesAreNotStored(t *testing.T) {
+	db, e, now := setupLive(t)
+	e.arpoStoreEvery = time.Hour
+	ctx := t.Context()
+	latest := func() int64 {
+		t.Helper()
+		in, err := db.Insight(ctx, flywheel.InsightARPO, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.Version
+	}
+	a := flywheel.ModelKey{Target: "fwd_ret_1d_A", ModelFamily: "ridge"}
+	losing(t, db, e, a, now, 20, 1)
+	e.pass(ctx) // the first pass is stored: nothing is yet
+	if v := latest(); v != 1 {
+		t.Fatalf("after the first pass: latest stored arpo version %d, want 1", v)
+	}
+
+	// A model that earns what it expects raises no signal: its pass stays
+	// in memory.
+	b := flywheel.ModelKey{Target: "fwd_ret_1d_B", ModelFamily: "ridge"}
+	today := now.Truncate(24 * time.Hour)
+	if _, err := db.PutDeployments(ctx, []flywheel.Deployment{{ModelKey: b, ModelVersion: "v1", DeployedAt: today.AddDate(0, 0, -30)}}); err != nil {
+		t.Fatal(err)
+	}
+	var obs []flywheel.Observation
+	for day := 20; day >= 1; day-- {
+		exp := 0.003
+		obs = append(obs, flywheel.Observation{TS: today.AddDate(0, 0, -day).Add(2 * time.Hour), ModelKey: b, ModelVersion: "v1",
+			PnL: 0.003 + 0.002*float64(day%3-1), ExpectedPnL: &exp})
+	}
+	res, err := db.PutObservations(ctx, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Notify("live", res)
+	e.pass(ctx)
+	if v := latest(); v != 1 {
+		t.Errorf("after a pass without new signals: latest stored arpo version %d, want still 1", v)
+	}
+	if _, v, _ := e.latestARPO(ctx); v != 2 {
+		t.Errorf("the engine's in-memory version is %d, want 2", v)
+	}
+
+	// A losing model raises a signal, which cites the pass's insights:
+	// they are stored, under the number the unstored pass had.
+	c := flywheel.ModelKey{Target: "fwd_ret_1d_C", ModelFamily: "ridge"}
+	losing(t, db, e, c, now, 20, 1)
+	e.pass(ctx)
+	if v := latest(); v != 2 {
+		t.Fatalf("after a pass with a new signal: latest stored arpo version %d, want 2", v)
+	}
+	sigs, err := db.Signals(ctx, flywheel.SignalFilter{Model: &c})
+	if err != nil || len(sigs) == 0 {
+		t.Fatalf("signals of %s: %v (err %v)", c, sigs, err)
+	}
+	if v := sigs[0].InsightVersions[flywheel.InsightARPO]; v != 2 {
+		t.Errorf("the signal of %s cites arpo version %d, want 2", c, v)
+	}
+}

@@ -51,6 +51,9 @@ func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent ma
 		if _, err := e.store.PutSignals(ctx, fresh); err != nil {
 			return fmt.Errorf("store signals: %w", err)
 		}
+		for _, s := range fresh {
+			e.citeARPO(s.InsightVersions[flywheel.InsightARPO])
+		}
 		e.rememberSignals(fresh)
 	}
 	for _, j := range plan.Jobs {

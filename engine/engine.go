@@ -61,6 +61,9 @@ type Config struct {
 	// Debounce is how long a pass waits after a wake-up for more records;
 	// 0 means DefaultDebounce.
 	Debounce time.Duration
+	// ARPOStoreEvery is how often, at most, ARPO insights that no signal
+	// cites are stored; 0 means DefaultARPOStoreEvery.
+	ARPOStoreEvery time.Duration
 }
 
 // Engine recomputes insights. Its methods are safe for concurrent use.
@@ -104,6 +107,11 @@ type Engine struct {
 	cachedMu   sync.Mutex
 	cachedCILS *cachedInsight[cils.Insights]
 	cachedARPO *cachedInsight[arpo.Insights]
+	// arpoStoredAt is when ARPO insights were last stored, and arpoCited
+	// the highest ARPO version a stored signal cites.
+	arpoStoredAt   time.Time
+	arpoCited      int64
+	arpoStoreEvery time.Duration
 	// lastTrained is when each model's latest successful run finished, as
 	// of the last CILS pass; nil before the first.
 	lastTrained map[flywheel.ModelKey]time.Time
@@ -165,6 +173,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.debounce <= 0 {
 		e.debounce = DefaultDebounce
+	}
+	if e.arpoStoreEvery = cfg.ARPOStoreEvery; e.arpoStoreEvery <= 0 {
+		e.arpoStoreEvery = DefaultARPOStoreEvery
 	}
 	return e, nil
 }
@@ -310,6 +321,10 @@ func (e *Engine) pass(ctx context.Context) {
 			e.markDirty(decide)
 		}
 	}
+	if pending != nil && !e.mustStoreARPO(ctx, pending) {
+		e.learnt(ctx, flywheel.InsightARPO, took, nil)
+		pending = nil
+	}
 	if pending != nil {
 		// Stored even when the engine is stopping: a decision may already
 		// cite their version.
@@ -354,6 +369,8 @@ func (e *Engine) learnt(ctx context.Context, learner string, took time.Duration,
 type cachedInsight[T any] struct {
 	in      *T
 	version int64
+	// unstored is set while the insights are only in memory.
+	unstored bool
 }
 
 // latest returns the latest insights of kind and their version, from the
