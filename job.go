@@ -23,6 +23,10 @@ const (
 	JobLost       JobState = "lost"
 )
 
+// ActiveJobStates are the states a job can still leave, in the order a
+// job passes through them.
+var ActiveJobStates = []JobState{JobQueued, JobAdmitted, JobSubmitting, JobSubmitted, JobRunning}
+
 // Terminal reports whether no further transition leaves s.
 func (s JobState) Terminal() bool {
 	switch s {

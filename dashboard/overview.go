@@ -20,9 +20,6 @@ const (
 	historyDays = 14
 )
 
-var activeStates = []flywheel.JobState{flywheel.JobQueued, flywheel.JobAdmitted,
-	flywheel.JobSubmitting, flywheel.JobSubmitted, flywheel.JobRunning}
-
 // factorNames are the four priority factors in the order the bars stack.
 var factorNames = []string{orchestrator.FactorCILS, orchestrator.FactorARPO, orchestrator.FactorValue, orchestrator.FactorUrgency}
 
@@ -71,7 +68,7 @@ func (s *server) overview(r *http.Request) (any, error) {
 			d.BudgetBar = stackBar(p.Budget.Limit, []segment{{"spent", p.Budget.Spent}, {"reserved", p.Budget.Reserved}})
 		}
 	}
-	active, err := s.store.Jobs(ctx, flywheel.JobFilter{States: activeStates, Limit: maxActiveJobs})
+	active, err := s.store.Jobs(ctx, flywheel.JobFilter{States: flywheel.ActiveJobStates, Limit: maxActiveJobs})
 	if err != nil {
 		return nil, err
 	}

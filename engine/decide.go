@@ -89,8 +89,8 @@ func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywh
 		return orchestrator.Snapshot{}, nil, err
 	}
 	h.InsightVersions[flywheel.InsightCILS], h.InsightVersions[flywheel.InsightARPO] = cv, av
-	if h.Jobs, err = e.store.Jobs(ctx, flywheel.JobFilter{Limit: page}); err != nil {
-		return orchestrator.Snapshot{}, nil, fmt.Errorf("load jobs: %w", err)
+	if h.Jobs, err = e.jobs(ctx); err != nil {
+		return orchestrator.Snapshot{}, nil, err
 	}
 	if h.Signals, err = e.recentSignals(ctx, h.Now); err != nil {
 		return orchestrator.Snapshot{}, nil, err
@@ -108,6 +108,33 @@ func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywh
 	}
 	snap, recent := orchestrator.BuildSnapshot(&e.orch, h)
 	return snap, recent, nil
+}
+
+// jobs returns what a decision reads of the jobs: the latest page, for
+// cooldowns, aging and the ledger, and every job still active, however
+// old, so that no model with a job in flight is ever given a second one.
+func (e *Engine) jobs(ctx context.Context) ([]flywheel.Job, error) {
+	recent, err := e.store.Jobs(ctx, flywheel.JobFilter{Limit: page})
+	if err != nil {
+		return nil, fmt.Errorf("load jobs: %w", err)
+	}
+	if len(recent) < page {
+		return recent, nil // every job there is
+	}
+	active, err := e.store.Jobs(ctx, flywheel.JobFilter{States: flywheel.ActiveJobStates, Limit: page})
+	if err != nil {
+		return nil, fmt.Errorf("load active jobs: %w", err)
+	}
+	seen := make(map[string]bool, len(recent))
+	for _, j := range recent {
+		seen[j.ID] = true
+	}
+	for _, j := range active {
+		if !seen[j.ID] {
+			recent = append(recent, j)
+		}
+	}
+	return recent, nil
 }
 
 // recentSignals returns the signals of the last SignalMemory, newest

@@ -31,10 +31,6 @@ type State struct {
 // deadline, so it must be cheap or cached (see CachedState).
 type StateFunc func(ctx context.Context) (State, error)
 
-// activeStates are the job states a job can still leave.
-var activeStates = []flywheel.JobState{flywheel.JobQueued, flywheel.JobAdmitted,
-	flywheel.JobSubmitting, flywheel.JobSubmitted, flywheel.JobRunning}
-
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, labels, nil)
 }
@@ -96,7 +92,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- gauge(descUp, 1)
 	if st.Jobs != nil {
-		for _, s := range activeStates {
+		for _, s := range flywheel.ActiveJobStates {
 			ch <- gauge(descJobs, float64(st.Jobs[s]), string(s))
 		}
 		for s, n := range st.Jobs {

@@ -22,11 +22,11 @@ func DaemonState(store flywheel.Store, plan func(context.Context) (*orchestrator
 	health func(context.Context) (orchestrator.LoopHealth, error)) StateFunc {
 	return func(ctx context.Context) (State, error) {
 		var st State
-		jobs, err := store.Jobs(ctx, flywheel.JobFilter{States: activeStates, Limit: maxActiveJobs})
+		jobs, err := store.Jobs(ctx, flywheel.JobFilter{States: flywheel.ActiveJobStates, Limit: maxActiveJobs})
 		if err != nil {
 			return st, err
 		}
-		st.Jobs = make(map[flywheel.JobState]int, len(activeStates))
+		st.Jobs = make(map[flywheel.JobState]int, len(flywheel.ActiveJobStates))
 		for _, j := range jobs {
 			st.Jobs[j.State]++
 		}
