@@ -72,7 +72,7 @@ func knapsack(items []item, free room, maxNodes int) ([]int, SearchView) {
 	s.cost = smallest(items, func(it *item) float64 { return it.cost })
 	s.best, s.bestVal = greedy(items, free)
 	greedyVal := s.bestVal
-	s.chosen = make([]int, 0, max(0, free.slots))
+	s.chosen = make([]int, 0, max(0, min(free.slots, len(items))))
 	s.dfs(0, free, 0)
 	return s.best, SearchView{Items: len(items), Nodes: s.nodes, Complete: !s.stopped, Greedy: greedyVal, Chosen: s.bestVal}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -30,7 +31,7 @@ import (
 )
 
 func newServeCmd(e *env) *cobra.Command {
-	var cfgPath, db, listen string
+	var cfgPath, db, listen, debugListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the daemon: the ingest API over the learning database",
@@ -47,13 +48,46 @@ func newServeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, newLogger(cfg.Log, e.stderr), nil)
+			logger := newLogger(cfg.Log, e.stderr)
+			if debugListen != "" {
+				stop, err := serveDebug(debugListen, logger)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			return serve(cmd.Context(), cfg, logger, nil)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "daemon configuration file (YAML)")
 	cmd.Flags().StringVar(&db, "db", config.DefaultDB, "path of the SQLite learning database (overrides the file and $FLYWHEEL_DB)")
 	cmd.Flags().StringVar(&listen, "listen", config.DefaultListen, "address to listen on (overrides the file and $FLYWHEEL_LISTEN)")
+	cmd.Flags().StringVar(&debugListen, "debug-listen", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
 	return cmd
+}
+
+// serveDebug serves the runtime's profiles on their own listener, apart
+// from the API and its tokens: an operator's tool, to be bound to
+// loopback. It returns a function that stops it.
+func serveDebug(addr string, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("debug listener stopped", "err", err)
+		}
+	}()
+	logger.Info("profiles served", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
