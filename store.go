@@ -97,7 +97,7 @@ type DeploymentStore interface {
 	Deployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error)
 }
 
-// InsightStore keeps every version of the learners' insights.
+// InsightStore keeps the versions of the learners' insights.
 type InsightStore interface {
 	// PutInsight stores a new version of kind and returns it with its
 	// version assigned.
@@ -105,6 +105,11 @@ type InsightStore interface {
 	// Insight returns version v of kind, or the latest when v is 0;
 	// ENotFound when there is none.
 	Insight(ctx context.Context, kind string, v int64) (Insight, error)
+	// PruneInsights deletes the versions of kind older than its latest
+	// keep (at least 1), except those a stored signal or config change
+	// cites, and returns how many it deleted. Version numbers are never
+	// reused.
+	PruneInsights(ctx context.Context, kind string, keep int) (int, error)
 }
 
 // SignalStore keeps the signals each decision cycle produced.

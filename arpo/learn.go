@@ -14,7 +14,7 @@ type Snapshot struct {
 	Observations []flywheel.Observation
 	Deployments  []flywheel.Deployment
 	// Market is the daily return of a market index, in any order; it may
-	// be empty (see detectRegime for what happens then).
+	// be empty (see regimeOf for what happens then).
 	Market []MarketPoint
 	Now    time.Time
 	// Previous is the last Insights, from which sizes are smoothed; nil on

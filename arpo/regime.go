@@ -100,21 +100,13 @@ type regimeSplit struct {
 	cur, oth, all moments
 }
 
-// detectRegime tells the regime of each day. Without usable market
-// returns it does NOT build a proxy from the models' average daily P&L:
-// the regime would then be a function of the very performance it is meant
-// to explain, and every mismatch would be circular. It uses the regime
-// labels of the observations if there are any, and otherwise reports the
-// regime as unknown, which turns off regime strategies and mismatches.
-func detectRegime(cfg *Config, snap *Snapshot, w *windows) (RegimeState, *dayLabels, error) {
-	pts, err := marketUpTo(snap.Market, w.now)
-	if err != nil {
-		return RegimeState{}, nil, err
-	}
-	return regimeOf(cfg, snap, w, pts)
-}
-
-// regimeOf is detectRegime given the market points up to Now.
+// regimeOf tells the regime of each day from the market points up to
+// Now. Without usable market returns it does NOT build a proxy from the
+// models' average daily P&L: the regime would then be a function of the
+// very performance it is meant to explain, and every mismatch would be
+// circular. It uses the regime labels of the observations if there are
+// any, and otherwise reports the regime as unknown, which turns off
+// regime strategies and mismatches.
 func regimeOf(cfg *Config, snap *Snapshot, w *windows, pts []MarketPoint) (RegimeState, *dayLabels, error) {
 	dl := &dayLabels{labels: make([]int16, w.days), current: -1}
 	for i := range dl.labels {

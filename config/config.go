@@ -30,7 +30,11 @@ const (
 	DefaultMaxBodyBytes = 64 << 20
 	// DefaultLearnInterval is how often the learners run unprompted.
 	DefaultLearnInterval = 5 * time.Minute
-	minSecretLen         = 16
+	// DefaultKeepInsights is how many versions of each learner's insights
+	// are kept besides the cited ones: about 100 MB of ARPO's at 1,000
+	// models.
+	DefaultKeepInsights = 100
+	minSecretLen        = 16
 )
 
 // Config is the daemon's configuration.
@@ -111,6 +115,11 @@ type LearnersConfig struct {
 	// model: a wide price CSV and its column. Without it ARPO uses the
 	// regime labels on the live observations.
 	Market MarketConfig `yaml:"market"`
+	// KeepInsights is how many of each learner's latest insight versions
+	// the database keeps, besides every version a signal or config change
+	// cites; 0 keeps them all. A version of ARPO's insights is about a
+	// kilobyte a model.
+	KeepInsights int `yaml:"keep_insights"`
 }
 
 // MarketConfig locates the market index's prices.
@@ -154,9 +163,10 @@ func Default() Config {
 		Log:    LogConfig{Level: "info", Format: "text"},
 		API:    APIConfig{MaxBodyBytes: DefaultMaxBodyBytes},
 		Learners: LearnersConfig{
-			Interval: DefaultLearnInterval,
-			CILS:     cils.DefaultConfig(),
-			ARPO:     arpo.DefaultConfig(),
+			Interval:     DefaultLearnInterval,
+			KeepInsights: DefaultKeepInsights,
+			CILS:         cils.DefaultConfig(),
+			ARPO:         arpo.DefaultConfig(),
 		},
 		Orchestrator:      orchestrator.DefaultConfig(),
 		PipelineConfigDir: "CONFIG",
@@ -315,6 +325,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Learners.Interval < time.Second {
 		add("learners.interval", "%s is under one second", c.Learners.Interval)
+	}
+	if c.Learners.KeepInsights < 0 {
+		add("learners.keep_insights", "%d is negative; 0 keeps every version", c.Learners.KeepInsights)
 	}
 	if err := c.Learners.CILS.Validate(); err != nil {
 		errs = append(errs, prefixField("learners.cils", err))

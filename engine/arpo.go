@@ -135,6 +135,7 @@ func (e *Engine) putARPO(ctx context.Context, p *pendingARPO) (flywheel.Insight,
 	if err != nil {
 		return flywheel.Insight{}, fmt.Errorf("store arpo insights: %w", err)
 	}
+	e.pruned(ctx, flywheel.InsightARPO, stored.Version)
 	return stored, nil
 }
 

@@ -304,3 +304,31 @@ func TestUncitedPassesAreNotStored(t *testing.T) {
 		t.Errorf("the signal of %s cites arpo version %d, want 2", c, v)
 	}
 }
+
+// TestOldInsightsArePruned checks that the engine keeps the latest
+// KeepInsights versions and every version a signal cites.
+func TestOldInsightsArePruned(t *testing.T) {
+	db, e, now := setupLive(t)
+	e.keepInsights = 3
+	ctx := t.Context()
+	k := flywheel.ModelKey{Target: "fwd_ret_1d_A", ModelFamily: "ridge"}
+	losing(t, db, e, k, now, 20, 1)
+	e.pass(ctx) // version 1, cited by the model's signal
+	for range 2 * pruneEvery {
+		if _, err := e.LearnARPO(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kept []int64
+	for v := int64(1); v <= 1+2*pruneEvery; v++ {
+		if _, err := db.Insight(ctx, flywheel.InsightARPO, v); err == nil {
+			kept = append(kept, v)
+		} else if flywheel.Code(err) != flywheel.ENotFound {
+			t.Fatal(err)
+		}
+	}
+	last := int64(2 * pruneEvery)
+	if want := []int64{1, last - 2, last - 1, last, last + 1}; !slices.Equal(kept, want) {
+		t.Errorf("arpo versions kept %v, want %v: the cited one, the latest 3 as of the last pruning, and the one after", kept, want)
+	}
+}

@@ -37,6 +37,7 @@ func (e *Engine) LearnCILS(ctx context.Context) (flywheel.Insight, error) {
 		return flywheel.Insight{}, fmt.Errorf("store cils insights: %w", err)
 	}
 	remember(e, &e.cachedCILS, in, stored.Version)
+	e.pruned(ctx, flywheel.InsightCILS, stored.Version)
 	if err := e.recordTrainingOutcomes(ctx, runs); err != nil {
 		return stored, err
 	}

@@ -67,6 +67,10 @@ type Config struct {
 	// ARPOStoreEvery is how often, at most, ARPO insights that no signal
 	// cites are stored; 0 means DefaultARPOStoreEvery.
 	ARPOStoreEvery time.Duration
+	// KeepInsights is how many of each learner's latest insight versions
+	// are kept, besides those a signal or config change cites; 0 keeps
+	// every version.
+	KeepInsights int
 }
 
 // Engine recomputes insights. Its methods are safe for concurrent use.
@@ -115,6 +119,7 @@ type Engine struct {
 	arpoStoredAt   time.Time
 	arpoCited      int64
 	arpoStoreEvery time.Duration
+	keepInsights   int
 	// lastTrained is when each model's latest successful run finished, as
 	// of the last CILS pass; nil before the first.
 	lastTrained map[flywheel.ModelKey]time.Time
@@ -177,6 +182,7 @@ func New(cfg Config) (*Engine, error) {
 	if e.debounce <= 0 {
 		e.debounce = DefaultDebounce
 	}
+	e.keepInsights = max(0, cfg.KeepInsights)
 	if e.arpoStoreEvery = cfg.ARPOStoreEvery; e.arpoStoreEvery <= 0 {
 		e.arpoStoreEvery = DefaultARPOStoreEvery
 	}
@@ -420,4 +426,23 @@ func (e *Engine) observe(what string, start time.Time, err error) {
 	if e.onPass != nil {
 		e.onPass(what, time.Since(start), err)
 	}
+}
+
+// pruneEvery is how many versions of a learner's insights are stored
+// between two prunings of the old ones.
+const pruneEvery = 50
+
+// pruned deletes the old insight versions of kind, every pruneEvery
+// versions, when the engine keeps a limited number. A failure is logged:
+// the versions are pruned at the next occasion.
+func (e *Engine) pruned(ctx context.Context, kind string, version int64) {
+	if e.keepInsights == 0 || version%pruneEvery != 0 {
+		return
+	}
+	n, err := e.store.PruneInsights(ctx, kind, e.keepInsights)
+	if err != nil {
+		e.logger.Error("engine: prune old insights", "kind", kind, "err", err)
+		return
+	}
+	e.logger.Debug("old insights pruned", "kind", kind, "deleted", n, "kept", e.keepInsights)
 }

@@ -101,6 +101,11 @@ func (s *store) Insight(ctx context.Context, kind string, v int64) (out flywheel
 	return s.Store.Insight(ctx, kind, v)
 }
 
+func (s *store) PruneInsights(ctx context.Context, kind string, keep int) (n int, err error) {
+	defer func(t time.Time) { s.done("PruneInsights", t, err) }(time.Now())
+	return s.Store.PruneInsights(ctx, kind, keep)
+}
+
 // PutSignals counts the signals by source when the whole batch was new.
 // When some were duplicates the store does not say which, and counting
 // none keeps the counter from ever counting a signal twice.

@@ -44,7 +44,10 @@ func (db *DB) PutConfigChange(ctx context.Context, c flywheel.ConfigChange) erro
 		_, err := w.tx.ExecContext(ctx, q, c.ID, c.Target, c.Source, string(c.State), string(c.Update),
 			docs[0], c.Diff, c.Reason, docs[1], docs[2], docs[3], c.BackupID, c.Quarantined,
 			nanos(c.CreatedAt), nanos(c.UpdatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return w.cite(ctx, c.InsightVersions)
 	})
 	if err != nil {
 		return fmt.Errorf("put config change %s: %w", c.ID, err)

@@ -62,3 +62,40 @@ func (db *DB) Insight(ctx context.Context, kind string, v int64) (flywheel.Insig
 	in.Body = []byte(body)
 	return in, nil
 }
+
+// cite records the insight versions a signal or config change rests on,
+// which PruneInsights keeps.
+func (w *writeTx) cite(ctx context.Context, versions map[string]int64) error {
+	for kind, v := range versions {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO insight_citations (kind, version) VALUES (?, ?)
+			ON CONFLICT (kind, version) DO NOTHING`, kind, v); err != nil {
+			return fmt.Errorf("cite insight %s %d: %w", kind, v, err)
+		}
+	}
+	return nil
+}
+
+// PruneInsights deletes the versions of kind older than the latest keep
+// that nothing cites. The latest version always stays, so the next
+// version number, MAX(version) + 1, is never one that was used.
+func (db *DB) PruneInsights(ctx context.Context, kind string, keep int) (int, error) {
+	if keep < 1 {
+		return 0, flywheel.FieldError("keep", "is %d; at least the latest version is kept", keep)
+	}
+	var n int64
+	err := db.write(ctx, func(w *writeTx) error {
+		r, err := w.tx.ExecContext(ctx, `DELETE FROM insights WHERE kind = ?
+			AND version <= (SELECT MAX(version) FROM insights WHERE kind = ?) - ?
+			AND version NOT IN (SELECT version FROM insight_citations WHERE kind = ?)`,
+			kind, kind, keep, kind)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune insights %s: %w", kind, err)
+	}
+	return int(n), nil
+}

@@ -45,6 +45,9 @@ func (db *DB) PutSignals(ctx context.Context, sigs []flywheel.Signal) (flywheel.
 			if err != nil {
 				return fmt.Errorf("insert signal %s: %w", sigs[i].ID, err)
 			}
+			if err := w.cite(ctx, sigs[i].InsightVersions); err != nil {
+				return err
+			}
 			n, err := r.RowsAffected()
 			if err != nil {
 				return err

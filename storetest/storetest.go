@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) flywheel.Store) {
 		{"Deployments", testDeployments},
 		{"Models", testModels},
 		{"Insights", testInsights},
+		{"PruneInsights", testPruneInsights},
 		{"Signals", testSignals},
 		{"Jobs", testJobs},
 		{"JobList", testJobList},

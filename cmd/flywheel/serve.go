@@ -144,6 +144,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Market:       marketLoader(cfg.Learners.Market),
 		Orchestrator: cfg.Orchestrator,
 		Interval:     cfg.Learners.Interval,
+		KeepInsights: cfg.Learners.KeepInsights,
 		Config:       configWriter(prop),
 		OnJobs: func() {
 			if run != nil {
