@@ -281,3 +281,28 @@ func TestValueEstimate(t *testing.T) {
 		t.Error("value.estimate \"latest\" validated; want an error naming the field")
 	}
 }
+
+// TestFeatureReasonNamesTheFeatures checks the folded feature-pattern
+// reason: counts by kind of pattern, the first features by name.
+func TestFeatureReasonNamesTheFeatures(t *testing.T) {
+	var ps []*cils.NewPattern
+	for _, f := range []string{"mom_5", "vol_20", "ret_1", "rsi_14"} {
+		ps = append(ps, &cils.NewPattern{Type: cils.PatternTopKEntry, Feature: f})
+	}
+	ps = append(ps, &cils.NewPattern{Type: cils.PatternUnstable, Feature: "beta_60"},
+		&cils.NewPattern{Type: cils.PatternDegrading, Feature: "ignored"})
+	r, ok := featureReason(ps)
+	if !ok {
+		t.Fatal("no reason")
+	}
+	want := "feature patterns changed: 4 entered or rose in the importance top list (mom_5, ret_1, rsi_14 and 1 more); 1 with unstable importance (beta_60)"
+	if r.Message != want {
+		t.Errorf("message\n%s\nwant\n%s", r.Message, want)
+	}
+	if r.Values[cils.PatternTopKEntry] != 4 || r.Values[cils.PatternUnstable] != 1 || len(r.Values) != 2 {
+		t.Errorf("values %v", r.Values)
+	}
+	if _, ok := featureReason([]*cils.NewPattern{{Type: cils.PatternDegrading}}); ok {
+		t.Error("a reason without any feature pattern")
+	}
+}

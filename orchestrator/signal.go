@@ -201,27 +201,48 @@ func thresholdReason(t *cils.KindThreshold) flywheel.Reason {
 }
 
 // featureReason folds a model's feature patterns (top-K entries, repeated
-// leaks, unstable importances) into one reason.
+// leaks, unstable importances) into one reason that names the features,
+// a few per kind of pattern; the patterns themselves, with their
+// numbers, are in the CILS insights.
 func featureReason(ps []*cils.NewPattern) (flywheel.Reason, bool) {
-	var msgs []string
+	byType := map[string][]string{}
 	counts := map[string]float64{}
 	for _, p := range ps {
 		switch p.Type {
 		case cils.PatternTopKEntry, cils.PatternRepeatedLeak, cils.PatternUnstable:
-			msgs = append(msgs, p.Message)
+			byType[p.Type] = append(byType[p.Type], p.Feature)
 			counts[p.Type]++
 		}
 	}
-	if len(msgs) == 0 {
+	if len(counts) == 0 {
 		return flywheel.Reason{}, false
 	}
-	slices.Sort(msgs)
+	var parts []string
+	for _, t := range []struct{ typ, what string }{
+		{cils.PatternTopKEntry, "entered or rose in the importance top list"},
+		{cils.PatternRepeatedLeak, "flagged as leaks run after run"},
+		{cils.PatternUnstable, "with unstable importance"},
+	} {
+		if fs := byType[t.typ]; len(fs) > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s (%s)", len(fs), t.what, listSome(fs, 3)))
+		}
+	}
 	return flywheel.Reason{
 		Source:  flywheel.SourceCILS,
 		Kind:    KindFeaturePattern,
-		Message: "feature patterns changed: " + strings.Join(msgs, "; "),
+		Message: "feature patterns changed: " + strings.Join(parts, "; "),
 		Values:  counts,
 	}, true
+}
+
+// listSome names the first n of xs, sorted, and how many more there are.
+func listSome(xs []string, n int) string {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if len(xs) <= n {
+		return strings.Join(xs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(xs[:n], ", "), len(xs)-n)
 }
 
 func collectARPO(cfg *Config, in *arpo.Insights, x *index, ds drafts) {
