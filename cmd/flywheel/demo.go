@@ -150,10 +150,11 @@ func startDemoDaemon(ctx context.Context, e *env, cfg config.Config) (string, ch
 }
 
 // feedMarket reports, through the API, the history of models on the
-// synthetic market's assets: five training runs each, a deployment, and
-// days of live P&L ending today. Every other model decays: its live P&L
-// falls short of what it expects and its latest training run scored 20%
-// below the ones before.
+// synthetic market's assets: five training runs each, a deployment, the
+// pipeline's weekly evaluations of the deployed model since, and days of
+// live P&L ending today. Every other model decays: its live P&L falls
+// short of what it expects and its last two evaluations scored 10% and
+// 20% below its training runs.
 func feedMarket(ctx context.Context, c *httpapi.Client, o demoOptions) error {
 	rng := rand.New(rand.NewPCG(o.seed, 2))
 	today := time.Now().UTC().Truncate(24 * time.Hour)
@@ -166,9 +167,6 @@ func feedMarket(ctx context.Context, c *httpapi.Client, o demoOptions) error {
 		decays := i%2 == 1
 		for r := range 5 {
 			score := 0.10 + 0.004*rng.NormFloat64()
-			if decays && r == 4 {
-				score = 0.08
-			}
 			start := deployed.AddDate(0, 0, -30+6*r).Add(9 * time.Hour)
 			fin := start.Add(time.Hour)
 			runs = append(runs, flywheel.Run{RunID: fmt.Sprintf("hist-%s-%s-%d", k.Target, k.ModelFamily, r), ModelKey: k,
@@ -179,6 +177,21 @@ func feedMarket(ctx context.Context, c *httpapi.Client, o demoOptions) error {
 				Cost:              flywheel.Cost{CPUHours: 0.2, WallSeconds: 600}})
 		}
 		deps = append(deps, flywheel.Deployment{ModelKey: k, ModelVersion: "v1", RunID: runs[len(runs)-1].RunID, DeployedAt: deployed})
+		evals := (o.days - 1) / 7
+		for e := 1; e <= evals; e++ {
+			score := 0.10 + 0.003*rng.NormFloat64()
+			switch {
+			case decays && e == evals:
+				score = 0.08
+			case decays && e == evals-1:
+				score = 0.09
+			}
+			at := deployed.AddDate(0, 0, 7*e).Add(6 * time.Hour)
+			fin := at.Add(5 * time.Minute)
+			runs = append(runs, flywheel.Run{RunID: fmt.Sprintf("eval-%s-%s-%d", k.Target, k.ModelFamily, e), ModelKey: k,
+				Kind: flywheel.RunEvaluation, Status: flywheel.RunSucceeded, StartedAt: at, FinishedAt: &fin,
+				Metrics: map[string]float64{flywheel.MetricValidationScore: score}})
+		}
 		for d := o.days; d >= 1; d-- {
 			exp, pos := 0.003, 1.0
 			pnl := exp + 0.004*rng.NormFloat64()
