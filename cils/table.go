@@ -115,10 +115,10 @@ func (in *Insights) WriteTable(w io.Writer) error {
 	}
 	section(tw, "Estimates per model", len(in.Estimates))
 	if len(in.Estimates) > 0 {
-		p("TARGET\tFAMILY\tEXP. IMPROVEMENT\t(RUNS)\tEXP. COST\t(RUNS)\tEXP. DURATION\t(RUNS)\n")
+		p("TARGET\tFAMILY\tEXP. IMPROVEMENT\t(RUNS)\tRESTORABLE GAP\t(BASELINE -> CURRENT)\tEXP. COST\t(RUNS)\tEXP. DURATION\t(RUNS)\n")
 		for _, e := range in.Estimates {
-			p("%s\t%s\t%+.4g\t%d\t%.3g\t%d\t%s\t%d\n", e.Target, e.ModelFamily, e.ExpectedImprovement, e.ImprovementRuns,
-				e.ExpectedCost, e.CostRuns, seconds(e.ExpectedDurationSeconds), e.DurationRuns)
+			p("%s\t%s\t%+.4g\t%d\t%+.4g\t%.4g -> %.4g\t%.3g\t%d\t%s\t%d\n", e.Target, e.ModelFamily, e.ExpectedImprovement, e.ImprovementRuns,
+				e.RestorableGap, e.Baseline, e.Latest, e.ExpectedCost, e.CostRuns, seconds(e.ExpectedDurationSeconds), e.DurationRuns)
 		}
 	}
 	return tw.Flush()
