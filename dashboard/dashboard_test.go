@@ -25,7 +25,7 @@ func TestPagesOpen(t *testing.T) {
 		want []string
 	}{
 		{"/", []string{"Top training priorities", `id="priorities"`, `id="budget-limit"`, "Feedback loop health", "cils_signal_accuracy", "<svg"}},
-		{"/models/" + k.Target + "/" + k.ModelFamily, []string{`id="model-runs" data-value="8"`, `id="live-pnl"`, "Validation score over time", "<svg", `id="size-factor"`}},
+		{"/models/" + k.Target + "/" + k.ModelFamily, []string{`id="model-runs" data-value="8"`, `id="live-pnl"`, "Validation score over time", "<svg", `id="size-factor"`, "<td>training</td>"}},
 		{"/insights", []string{`id="cils-version">1<`, `id="arpo-version">1<`, "Degrading targets", "Underperformers", "Risk limits"}},
 		{"/config", []string{`id="change-c-applied"`, "top_n: 30", "Canary: fwd_ret_5d_A00000", "Roll back", "Approve"}},
 		{"/plan", []string{`id="plan-candidates"`, `class="reason"`}},
