@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -330,5 +331,50 @@ func TestOldInsightsArePruned(t *testing.T) {
 	last := int64(2 * pruneEvery)
 	if want := []int64{1, last - 2, last - 1, last, last + 1}; !slices.Equal(kept, want) {
 		t.Errorf("arpo versions kept %v, want %v: the cited one, the latest 3 as of the last pruning, and the one after", kept, want)
+	}
+}
+
+// TestDecisionReadsOldActiveJobs checks that a decision sees a job still
+// active however many jobs were created after it: past the latest page
+// of jobs it reads the active ones too.
+func TestDecisionReadsOldActiveJobs(t *testing.T) {
+	db, e, now := setupLive(t)
+	ctx := t.Context()
+	mk := func(i int, target string) flywheel.Job {
+		return flywheel.Job{ID: fmt.Sprintf("j%d", i), ModelKey: flywheel.ModelKey{Target: target, ModelFamily: "ridge"},
+			Executor: "local", CreatedAt: now.Add(time.Duration(i-10) * time.Hour)}
+	}
+	// j0 is the oldest and stays queued; j1..j5 are newer and end.
+	if _, err := db.CreateJob(ctx, mk(0, "fwd_ret_1d_OLD")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		if _, err := db.CreateJob(ctx, mk(i, fmt.Sprintf("fwd_ret_1d_N%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.UpdateJob(ctx, flywheel.JobUpdate{ID: fmt.Sprintf("j%d", i), From: flywheel.JobQueued, To: flywheel.JobCancelled,
+			At: now.Add(time.Duration(i-10) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []int{3, 100} {
+		jobs, err := e.jobsPaged(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, j := range jobs {
+			if ids[j.ID] {
+				t.Errorf("page %d: job %s read twice", n, j.ID)
+			}
+			ids[j.ID] = true
+		}
+		if !ids["j0"] {
+			t.Errorf("page %d: the old queued job is not read (%d jobs read)", n, len(jobs))
+		}
+		// A page of 3 holds j5, j4 and j3, and j0 is added; 100 holds all 6.
+		if want := map[int]int{3: 4, 100: 6}[n]; len(jobs) != want {
+			t.Errorf("page %d: %d jobs read, want %d", n, len(jobs), want)
+		}
 	}
 }

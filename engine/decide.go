@@ -114,14 +114,19 @@ func (e *Engine) snapshot(ctx context.Context) (orchestrator.Snapshot, map[flywh
 // cooldowns, aging and the ledger, and every job still active, however
 // old, so that no model with a job in flight is ever given a second one.
 func (e *Engine) jobs(ctx context.Context) ([]flywheel.Job, error) {
-	recent, err := e.store.Jobs(ctx, flywheel.JobFilter{Limit: page})
+	return e.jobsPaged(ctx, page)
+}
+
+// jobsPaged is jobs with n jobs to a page.
+func (e *Engine) jobsPaged(ctx context.Context, n int) ([]flywheel.Job, error) {
+	recent, err := e.store.Jobs(ctx, flywheel.JobFilter{Limit: n})
 	if err != nil {
 		return nil, fmt.Errorf("load jobs: %w", err)
 	}
-	if len(recent) < page {
+	if len(recent) < n {
 		return recent, nil // every job there is
 	}
-	active, err := e.store.Jobs(ctx, flywheel.JobFilter{States: flywheel.ActiveJobStates, Limit: page})
+	active, err := e.store.Jobs(ctx, flywheel.JobFilter{States: flywheel.ActiveJobStates, Limit: n})
 	if err != nil {
 		return nil, fmt.Errorf("load active jobs: %w", err)
 	}
