@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// ActorLoop names the loop itself, the daemon's or a backtest's, as the
+// actor of what it writes.
+const ActorLoop = "flywheel"
+
 // AuditEntry records one write made by a person or by the loop itself.
 type AuditEntry struct {
 	Seq     int64           `json:"seq"`

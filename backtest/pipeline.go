@@ -14,10 +14,6 @@ import (
 	"github.com/flywheel-ml/flywheel/sqlite"
 )
 
-// actorLoop names the simulated loop in the propagator's audit log, as
-// the daemon's loop is named.
-const actorLoop = "flywheel"
-
 // Reasons a config update was refused, the keys of ConfigChanges.Refused.
 const (
 	RefusedNoChange    = "no_change"   // the files already held every value
@@ -118,7 +114,7 @@ func (p *pipeline) close() error {
 // replay.
 func (p *pipeline) admit(ctx context.Context, jobs []flywheel.Job) error {
 	for _, j := range jobs {
-		updates, err := p.prop.ApplyJob(ctx, j, actorLoop)
+		updates, err := p.prop.ApplyJob(ctx, j, flywheel.ActorLoop)
 		if err != nil {
 			return err
 		}
@@ -134,7 +130,7 @@ func (p *pipeline) admit(ctx context.Context, jobs []flywheel.Job) error {
 	if p.canaries == 0 {
 		return nil
 	}
-	results, err := p.prop.EvaluateCanaries(ctx, actorLoop)
+	results, err := p.prop.EvaluateCanaries(ctx, flywheel.ActorLoop)
 	if err != nil {
 		return fmt.Errorf("canary evaluation: %w", err)
 	}

@@ -49,12 +49,11 @@ func ParsePolicies(list string) ([]string, error) {
 // Policy decides, once a trading day, which models to retrain.
 type Policy interface {
 	Name() string
-	// UsesCILS reports whether the policy reads CILS insights; the others
-	// skip the pass, which cannot change what they do.
-	UsesCILS() bool
-	// Propagates reports whether the jobs carry config updates, which the
-	// replay writes into its pipeline's config as the daemon does.
-	Propagates() bool
+	// Orchestrated reports whether the orchestrator decides: the policy
+	// reads CILS insights (the others skip the pass, which cannot change
+	// what they do), and its jobs carry config updates, which the replay
+	// writes into its pipeline's config as the daemon does.
+	Orchestrated() bool
 	// Decide returns the jobs to start at now, and the orchestrator's
 	// plan when there is one.
 	Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error)
@@ -69,9 +68,8 @@ type orchPolicy struct {
 	filter func(*orchestrator.Snapshot)
 }
 
-func (p *orchPolicy) Name() string     { return p.name }
-func (p *orchPolicy) UsesCILS() bool   { return true }
-func (p *orchPolicy) Propagates() bool { return true }
+func (p *orchPolicy) Name() string       { return p.name }
+func (p *orchPolicy) Orchestrated() bool { return true }
 
 func (p *orchPolicy) Decide(r *replay, _ int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error) {
 	snap, latest := r.st.snapshot(now, &p.cfg)
@@ -121,9 +119,8 @@ type fixedPolicy struct {
 	admit func(m int)
 }
 
-func (p *fixedPolicy) Name() string     { return p.name }
-func (p *fixedPolicy) UsesCILS() bool   { return false }
-func (p *fixedPolicy) Propagates() bool { return false }
+func (p *fixedPolicy) Name() string       { return p.name }
+func (p *fixedPolicy) Orchestrated() bool { return false }
 
 func (p *fixedPolicy) Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *orchestrator.Plan, error) {
 	sc := r.opts.Scenario
@@ -164,10 +161,11 @@ func (p *fixedPolicy) Decide(r *replay, t int, now time.Time) ([]flywheel.Job, *
 // 0/1 indicators fire on most models here and would rank by noise); and
 // nothing ages, because aging admits low-value retrains that waste
 // compute. It rests on evaluation runs: without them a model's current
-// score is its last training score, the gap is 0 and nothing is retrained
-// (on real prices, where the reference pipeline reports training runs
-// only, it does what never does). The seed's formula is unchanged: these are its weights and
-// scales, set in a daemon's config file as
+// score is its last training score, the gap is 0 and nothing is
+// retrained (on real prices, where the reference pipeline reports
+// training runs only, it does what never does). The seed's formula is
+// unchanged: these are its weights and scales, set in a daemon's config
+// file as
 //
 //	orchestrator:
 //	  weights: {cils: 0, arpo: 0, value: 1, urgency: 0}

@@ -95,7 +95,7 @@ func (p *Prices) Regime(int) int { return RegimeUnknown }
 // Truth implements Market.
 func (p *Prices) Truth() bool { return false }
 
-// Edge implements Market: unknown on real data.
+// Sharpe implements Market: unknown on real data.
 func (p *Prices) Sharpe(int, *Version, int) float64 { return math.NaN() }
 
 // Evaluate implements Market: the reference pipeline reports training

@@ -77,7 +77,7 @@ func newReplay(ctx context.Context, mk Market, pol Policy, o *Options) (*replay,
 		r.st.deps = append(r.st.deps, flywheel.Deployment{ModelKey: k, ModelVersion: "v1", RunID: run.RunID, DeployedAt: trained})
 	}
 	r.rec.init(len(mk.Dates()), len(r.keys))
-	if pol.Propagates() {
+	if pol.Orchestrated() {
 		var err error
 		if r.pipe, err = newPipeline(ctx, r.clock.Now); err != nil {
 			return nil, err
@@ -248,7 +248,7 @@ func (r *replay) jobByID(id string) *flywheel.Job {
 // learn runs the learners as the engine does: CILS when runs arrived
 // (its input changed), ARPO every day over its window.
 func (r *replay) learn(now time.Time, runsChanged bool) error {
-	if r.pol.UsesCILS() && (runsChanged || r.st.cils == nil) {
+	if r.pol.Orchestrated() && (runsChanged || r.st.cils == nil) {
 		in, err := cils.Learn(r.opts.CILS, cils.Snapshot{Runs: r.st.runs, Now: now, Previous: r.st.cils})
 		if err != nil {
 			return fmt.Errorf("cils: %w", err)

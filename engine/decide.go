@@ -65,7 +65,7 @@ func (e *Engine) persist(ctx context.Context, plan *orchestrator.Plan, recent ma
 		e.logger.Info("job admitted", "job", j.ID, "model", j.ModelKey.String(), "priority", j.Priority)
 	}
 	if e.config != nil {
-		if _, err := e.config.EvaluateCanaries(ctx, actorLoop); err != nil && ctx.Err() == nil {
+		if _, err := e.config.EvaluateCanaries(ctx, flywheel.ActorLoop); err != nil && ctx.Err() == nil {
 			e.logger.Error("engine: canary evaluation failed", "err", err)
 		}
 	}
@@ -268,9 +268,6 @@ func (e *Engine) ledger(ctx context.Context, jobs []flywheel.Job, now time.Time)
 	return out, nil
 }
 
-// actorLoop names the loop itself in the audit log.
-const actorLoop = "flywheel"
-
 // applyConfig writes a job's learned config updates into the pipeline's
 // files. A refused update (quarantined, pinned, nothing to change,
 // invalid) does not stop the job: it trains with the config as it is,
@@ -279,7 +276,7 @@ func (e *Engine) applyConfig(ctx context.Context, j flywheel.Job) {
 	if e.config == nil || len(j.Spec) == 0 {
 		return
 	}
-	updates, err := e.config.ApplyJob(ctx, j, actorLoop)
+	updates, err := e.config.ApplyJob(ctx, j, flywheel.ActorLoop)
 	if err != nil {
 		e.logger.Error("engine: job spec does not decode", "job", j.ID, "err", err)
 		return
