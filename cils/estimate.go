@@ -39,10 +39,11 @@ type Estimate struct {
 	RestorableGap float64 `json:"restorable_gap"`
 	Baseline      float64 `json:"baseline"`
 	Latest        float64 `json:"latest"`
-	// ExpectedCost is the mean Cost.Units() of its successful training runs, and
-	// ExpectedDurationSeconds their mean duration (wall_seconds, or
-	// finished_at - started_at when that is not reported). A model without
-	// such runs gets its kind's mean and CostRuns or DurationRuns of 0.
+	// ExpectedCost is the mean Cost.Units() of its successful training
+	// runs, and ExpectedDurationSeconds their mean duration (wall_seconds,
+	// or finished_at - started_at when that is not reported). A model
+	// without such runs gets its kind's mean and CostRuns or DurationRuns
+	// of 0.
 	ExpectedCost            float64 `json:"expected_cost"`
 	CostRuns                int     `json:"cost_runs"`
 	ExpectedDurationSeconds float64 `json:"expected_duration_seconds"`
@@ -83,13 +84,11 @@ type estimator struct {
 
 func (e *estimator) add(ms *modelSeries) {
 	var p modelSums
-	for j, x := range ms.trainedScores {
-		p.score.add(x)
+	for j, sr := range ms.trained {
+		p.score.add(sr.score)
 		if j > 0 {
-			p.delta.add(x - ms.trainedScores[j-1])
+			p.delta.add(sr.score - ms.trained[j-1].score)
 		}
-	}
-	for _, sr := range ms.trained {
 		if c := sr.run.Cost.Units(); finite(c) {
 			p.cost.add(c)
 		}

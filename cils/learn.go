@@ -30,11 +30,10 @@ type modelSeries struct {
 	// in the same order, and scores their scores.
 	scored []scoredRun
 	scores []float64
-	// trained and trainedScores are the scored training runs alone
-	// (evaluations left out): what strategies, costs and the retrain
-	// estimates are learnt from.
-	trained       []scoredRun
-	trainedScores []float64
+	// trained holds the scored training runs alone (evaluations left
+	// out): what strategies, costs and the retrain estimates are learnt
+	// from.
+	trained []scoredRun
 }
 
 type scoredRun struct {
@@ -147,7 +146,6 @@ func (ms *modelSeries) prepare() error {
 			ms.scores = append(ms.scores, s)
 			if !r.Evaluation() {
 				ms.trained = append(ms.trained, scoredRun{run: r, score: s})
-				ms.trainedScores = append(ms.trainedScores, s)
 			}
 		}
 	}

@@ -72,7 +72,8 @@ func loadRuns(ctx context.Context, store flywheel.RunStore) ([]flywheel.Run, err
 }
 
 // rememberLastTrained keeps, per model, when its latest successful
-// training run finished, for the decisions: runs change only when CILS learns.
+// training run finished, for the decisions: runs change only when CILS
+// learns.
 func (e *Engine) rememberLastTrained(runs []flywheel.Run) {
 	last := make(map[flywheel.ModelKey]time.Time)
 	for _, r := range runs {

@@ -120,8 +120,8 @@ type Engine struct {
 	arpoCited      int64
 	arpoStoreEvery time.Duration
 	keepInsights   int
-	// lastTrained is when each model's latest successful run finished, as
-	// of the last CILS pass; nil before the first.
+	// lastTrained is when each model's latest successful training run
+	// finished, as of the last CILS pass; nil before the first.
 	lastTrained map[flywheel.ModelKey]time.Time
 	// decideMu serialises decisions, so that two never admit jobs from
 	// the same snapshot; it also guards signals.
